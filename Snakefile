@@ -1,0 +1,37 @@
+# TSGF: video dataset distillation with temporal saliency. This file only wires the stages together;
+# the logic lives in the `tsgf` package and each stage's rules in workflow/rules/<stage>.smk.
+#
+#   raw -> prepare_dataset -> train_teacher -> random_real / distill -> evaluate -> aggregate -> tables, figures
+from pathlib import Path
+
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: str(Path(workflow.basedir) / "config" / "config.yaml")
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/prepare.smk"
+include: "workflow/rules/teacher.smk"
+include: "workflow/rules/training_sets.smk"
+include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/report.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        TABLES,
+        FIGURES,
+
+
+rule tables:
+    input:
+        TABLES,
+
+
+rule figures:
+    input:
+        FIGURES,

@@ -1,0 +1,65 @@
+"""Config validation: every bad input stops before any job runs, with a message naming the key."""
+
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from conftest import REPO, SCHEMA
+from tsgf.config import stage_hash, validate_config
+from tsgf.errors import ConfigError
+
+
+def test_an_empty_config_is_completed_with_defaults():
+    config = validate_config({}, SCHEMA)
+    assert config["experiment"]["ipcs"] == [1, 5] and config["saliency"]["window"] == 1
+    assert config["teacher"]["network"]["arch"] == "convnet3d"
+
+
+def test_the_shipped_configs_are_valid():
+    base = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    validate_config(base, SCHEMA)
+    test = yaml.safe_load((REPO / "config" / "test.yaml").read_text())
+    validate_config(test, SCHEMA)
+
+
+@pytest.mark.parametrize("bad, message", [
+    ({"distill": {"lrr": 0.1}}, r"'distill\.lrr' is not known \(did you mean 'distill\.lr'\?\)"),
+    ({"distil": {}}, r"'distil' is not known \(did you mean 'distill'\?\)"),
+    ({"distill": {"iterations": "many"}}, r"'distill\.iterations' must be of type integer, got \"many\""),
+    ({"experiment": {"ipcs": [0, 1]}}, r"'experiment\.ipcs\[0\]' must be >= 1, got 0"),
+    ({"distill": {"lr": -0.1}}, r"'distill\.lr' must be > 0, got -0\.1"),
+    ({"evaluation": {"train": {"lr": 0}}}, r"'evaluation\.train\.lr' must be > 0, got 0"),
+    ({"saliency": {"window": 8}}, r"'saliency\.window' \(k = 8\) must be smaller than the clip length"),
+    ({"saliency": {"weights": "gauss"}}, r"'saliency\.weights' must be one of \"uniform\", \"gaussian\""),
+    ({"experiment": {"ipcs": [61]}}, r"'experiment\.ipcs' holds 61, more than the 60 training clips"),
+    ({"student": {"network": {"depth": 2}}}, r"'student\.network\.spatial_strides' has 3 entries"),
+])
+def test_bad_values_name_their_key(bad, message):
+    with pytest.raises(ConfigError, match=message):
+        validate_config(bad, SCHEMA, source="my.yaml")
+
+
+def test_every_problem_is_reported_at_once():
+    with pytest.raises(ConfigError) as caught:
+        validate_config({"distill": {"lrr": 1, "iterations": 0}}, SCHEMA)
+    assert "distill.lrr" in str(caught.value) and "distill.iterations" in str(caught.value)
+
+
+def test_addresses_change_with_parameters_only():
+    assert stage_hash({"a": 1, "b": 2}) == stage_hash({"b": 2, "a": 1})
+    assert stage_hash({"a": 1}) != stage_hash({"a": 2})
+
+
+def test_snakemake_stops_before_any_job_on_a_bad_key(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("distill:\n  lrr: 0.1\nexperiment:\n  ipcs: [0]\n")
+    run = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--configfile", str(bad),
+                          "--directory", str(tmp_path), "--cores", "1"], capture_output=True, text=True, timeout=120)
+    output = run.stdout + run.stderr
+    assert run.returncode != 0
+    assert "config key 'distill.lrr' is not known (did you mean 'distill.lr'?)" in output
+    assert "config key 'experiment.ipcs[0]' must be >= 1, got 0" in output
+    assert str(bad) in output
+    assert not (tmp_path / "results").exists()

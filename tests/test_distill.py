@@ -1,0 +1,88 @@
+"""The distillation loop: TSGF_O's floor, determinism, and a clear stop on a non-finite loss."""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from tsgf.distill import DistillConfig, distill, optimise_batch
+from tsgf.errors import NonFiniteLossError
+from tsgf.runtime import generator
+from tsgf.saliency import SaliencyConfig
+
+MEAN, STD = torch.full((3,), 0.5), torch.full((3,), 0.25)
+BASE = DistillConfig(iterations=1, lr=0.01, crop_scale=(1.0, 1.0), flip=False, max_roll=0.0, tsgf_o=False,
+                     saliency=SaliencyConfig(window=0, floor=0.3, eps=1e-12))
+
+
+def half_static_clips() -> torch.Tensor:
+    """3 clips (one per class) that are static in frames 0-2 and change in every later frame, pixels well inside
+    [0, 1] so no step is clamped."""
+    gen = torch.Generator().manual_seed(0)
+    clips = 0.4 + 0.2 * torch.rand(3, 1, 3, 16, 16, generator=gen).expand(3, 6, 3, 16, 16).clone()
+    clips[:, 3:] = 0.4 + 0.2 * torch.rand(3, 3, 3, 16, 16, generator=gen)
+    return clips
+
+
+def one_step(teacher, clips, config):
+    result, _ = optimise_batch(teacher, clips, torch.arange(3), config, generator(0), MEAN, STD, "test")
+    return result - clips
+
+
+def test_tsgf_o_leaves_zero_saliency_frames_at_the_floor(tiny_teacher):
+    clips = half_static_clips()
+    plain = one_step(tiny_teacher, clips, BASE)
+    filtered = one_step(tiny_teacher, clips, replace(BASE, tsgf_o=True))
+    # forward differences: frames 0 and 1 see no change (zero saliency), frames 2-5 do
+    assert plain.abs().min() > 0
+    assert torch.allclose(filtered[:, :2], 0.3 * plain[:, :2], atol=1e-7)
+    ratio = (filtered[:, 2:] / plain[:, 2:]).mean(dim=(2, 3, 4))
+    assert (ratio > 0.3 + 1e-3).all() and (ratio <= 1 + 1e-6).all()
+
+
+def test_a_zero_floor_freezes_static_frames_for_that_step(tiny_teacher):
+    # Only for that step: once frame 2 moves, frame 1's difference to it is no longer zero.
+    clips = half_static_clips()
+    config = replace(BASE, tsgf_o=True, saliency=SaliencyConfig(window=0, floor=0.0, eps=1e-12))
+    moved = one_step(tiny_teacher, clips, config)
+    assert moved[:, :2].abs().max() == 0 and moved[:, 3:].abs().max() > 0
+
+
+def test_gradient_scaling_is_undone_by_adam_on_the_first_step(tiny_teacher):
+    # Adam's first step is lr * g / (|g| + eps): a per-frame factor on g cancels except where |g| ~ eps. This is
+    # why `apply_to: update` is the default: there the floored frames really move 0.3 times as far.
+    clips = half_static_clips()
+    plain = one_step(tiny_teacher, clips, BASE)
+    on_gradient = one_step(tiny_teacher, clips, replace(BASE, tsgf_o=True, apply_to="gradient"))
+    on_update = one_step(tiny_teacher, clips, replace(BASE, tsgf_o=True, apply_to="update"))
+    size = lambda step: step[:, :2].abs().mean().item()  # noqa: E731  (the zero-saliency frames)
+    assert size(on_gradient) / size(plain) > 0.98
+    assert size(on_update) / size(plain) == pytest.approx(0.3, rel=1e-4)
+
+
+def run(teacher, seed, **changes):
+    config = replace(BASE, iterations=3, max_roll=0.1, crop_scale=(0.7, 1.0), tsgf_o=True, **changes)
+    init = torch.rand(6, 6, 3, 16, 16, generator=torch.Generator().manual_seed(1))
+    labels = np.repeat(np.arange(3), 2)
+    return distill(teacher, init, labels, 2, config, seed, torch.device("cpu"), MEAN, STD)
+
+
+def test_same_config_and_seed_give_bit_identical_clips(tiny_teacher):
+    first, second = run(tiny_teacher, seed=0), run(tiny_teacher, seed=0)
+    assert first.clips.dtype == np.uint8 and first.clips.shape == (6, 6, 3, 16, 16)
+    assert np.array_equal(first.clips, second.clips)
+    assert not np.array_equal(first.clips, run(tiny_teacher, seed=1).clips)
+
+
+def test_noise_initialisation_ignores_the_real_clips(tiny_teacher):
+    result = run(tiny_teacher, seed=0, init="noise")
+    assert result.saliency.shape == (6, 6)
+    assert not np.array_equal(result.clips, run(tiny_teacher, seed=0).clips)
+
+
+def test_a_nan_loss_stops_with_the_iteration(tiny_teacher):
+    clips = half_static_clips()
+    clips[0, 0, 0, 0, 0] = float("nan")
+    with pytest.raises(NonFiniteLossError, match=r"iteration 1\b.*not finite"):
+        one_step(tiny_teacher, clips, BASE)

@@ -1,0 +1,203 @@
+"""Tables and figures from a synthetic runs grid with known accuracies."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tsgf.clipset import load_clipset, write_clipset
+from tsgf.figures import plot_accuracy_vs_ipc, plot_distilled_clips, plot_motion_classes
+from tsgf.saliency import SaliencyConfig
+from tsgf.tables import (ablation_table, format_mean_std, human_bytes, load_runs, main_table, method_label,
+                         motion_class_table, summarise, write_all_tables, write_table)
+
+CLASSES = [f"class_{i}" for i in range(4)]  # chance = 25 %
+GRID = [("random_real", "none"), ("random_real", "tsgf_a"), ("sre2l", "none"), ("sre2l", "tsgf_a"),
+        ("tsgf", "none"), ("tsgf", "tsgf_a")]
+BASE = {"random_real": 0.2, "sre2l": 0.3, "tsgf": 0.4}
+SEED_OFFSETS = (-0.1, 0.0, 0.1)  # mean = base, std (ddof=1) = 10 points
+
+
+def _run(method: str, augmentation: str, ipc: float, seed: int, accuracy: float) -> dict:
+    size = 2000 if pd.isna(ipc) else ipc  # full data: as if IPC 2000
+    return {"dataset": "toy", "method": method, "augmentation": augmentation, "tsgf_o": method == "tsgf",
+            "tsgf_a": augmentation == "tsgf_a", "ipc": ipc, "seed": seed, "holdout": "test", "accuracy": accuracy,
+            "per_class_accuracy": json.dumps({c: accuracy for c in CLASSES}),
+            "motion_only_accuracy": accuracy - 0.1, "other_accuracy": accuracy + 0.05,
+            "num_train_clips": 4 * size, "storage_bytes": 61_400 * size,
+            "distill_seconds": 0.0 if method in ("random_real", "full") else 10.0, "distill_peak_rss_mb": np.nan,
+            "eval_seconds": 1.0, "teacher_accuracy": 0.8 if method in ("sre2l", "tsgf") else np.nan}
+
+
+@pytest.fixture
+def runs() -> pd.DataFrame:
+    rows = []
+    for method, augmentation in GRID:
+        for ipc in (1, 10):
+            for seed, offset in enumerate(SEED_OFFSETS):
+                accuracy = BASE[method] + (0.05 if augmentation == "tsgf_a" else 0.0) + (0.2 if ipc == 10 else 0.0)
+                rows.append(_run(method, augmentation, ipc, seed, accuracy + offset))
+    rows += [_run("full", "none", np.nan, seed, 0.9 + 0.01 * seed) for seed in range(3)]
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture
+def runs_csv(runs: pd.DataFrame, tmp_path: Path) -> Path:
+    path = tmp_path / "runs.csv"
+    runs.to_csv(path, index=False)  # through CSV, as the workflow does: IPC is empty for full data
+    return path
+
+
+def test_labels_and_formatters() -> None:
+    assert method_label("tsgf", "tsgf_a") == "TSGF"
+    assert method_label("tsgf", "none") == "TSGF_O only"
+    assert method_label("sre2l", "tsgf_a") == "SRe2L + TSGF_A"
+    assert method_label("full", "none") == "Full data"
+    with pytest.raises(ValueError):
+        method_label("dc", "none")
+    assert format_mean_std(60.0, 10.0) == "60.0 ± 10.0"
+    assert format_mean_std(np.nan, np.nan) == "–"
+    assert human_bytes(61_400) == "61.4 KB"
+    assert human_bytes(512) == "512 B"
+    assert human_bytes(123_456_789) == "123.5 MB"
+
+
+def test_summarise_mean_std_and_single_seed(runs: pd.DataFrame) -> None:
+    cells = summarise(runs)
+    tsgf10 = cells[(cells["label"] == "TSGF") & (cells["ipc"] == 10)].iloc[0]
+    assert tsgf10["accuracy_mean"] == pytest.approx(65.0)
+    assert tsgf10["accuracy_std"] == pytest.approx(10.0)
+    assert tsgf10["n_seeds"] == 3
+    assert tsgf10["motion_only_accuracy_mean"] == pytest.approx(55.0)
+    single = summarise(runs[runs["seed"] == 0])
+    assert (single["accuracy_std"] == 0.0).all()  # one seed: no spread, not NaN
+    assert list(cells["label"].iloc[:2]) == ["Random real", "Random real"]
+    assert cells["label"].iloc[-1] == "Full data"
+
+
+def test_main_table_values_order_storage(runs: pd.DataFrame) -> None:
+    table = main_table(runs)
+    frame = table.frame.set_index("Method")
+    assert list(frame.index) == ["Random real", "SRe2L", "TSGF", "Random real + TSGF_A", "SRe2L + TSGF_A",
+                                 "TSGF_O only", "Full data"]
+    assert list(frame.columns) == ["IPC 1", "Storage IPC 1", "IPC 10", "Storage IPC 10"]
+    assert frame.loc["Random real", "IPC 1"] == "20.0 ± 10.0"
+    assert frame.loc["TSGF", "IPC 10"] == "65.0 ± 10.0"
+    assert frame.loc["SRe2L + TSGF_A", "IPC 1"] == "35.0 ± 10.0"
+    assert frame.loc["SRe2L", "Storage IPC 1"] == "61.4 KB"
+    assert frame.loc["SRe2L", "Storage IPC 10"] == "614.0 KB"
+    assert frame.loc["Full data", "IPC 1"] == frame.loc["Full data", "IPC 10"] == "91.0 ± 1.0"
+    assert frame.loc["Full data", "Storage IPC 1"] == "122.8 MB"
+    assert "Chance level: 25.0%" in table.caption
+    assert "Teacher accuracy: 80.0 ± 0.0%" in table.caption
+    assert "repeated in every IPC column" in table.caption
+
+
+def test_ablation_table_is_the_2x2_grid(runs: pd.DataFrame) -> None:
+    frame = ablation_table(runs).frame.set_index("TSGF_O")
+    assert list(frame.index) == ["TSGF_O off", "TSGF_O on"]
+    assert frame.loc["TSGF_O off", "IPC 1, TSGF_A off"] == "30.0 ± 10.0"  # SRe2L
+    assert frame.loc["TSGF_O off", "IPC 1, TSGF_A on"] == "35.0 ± 10.0"  # SRe2L + TSGF_A
+    assert frame.loc["TSGF_O on", "IPC 10, TSGF_A off"] == "60.0 ± 10.0"  # TSGF_O only
+    assert frame.loc["TSGF_O on", "IPC 10, TSGF_A on"] == "65.0 ± 10.0"  # TSGF
+    assert frame.shape == (2, 4)
+
+
+def test_motion_class_table(runs: pd.DataFrame) -> None:
+    frame = motion_class_table(runs).frame.set_index("Method")
+    assert frame.loc["TSGF", "IPC 1 motion-only"] == "35.0 ± 10.0"
+    assert frame.loc["TSGF", "IPC 1 other"] == "50.0 ± 10.0"
+    assert frame.loc["Full data", "IPC 10 motion-only"] == "81.0 ± 1.0"
+
+
+def test_write_table_formats(tmp_path: Path) -> None:
+    frame = pd.DataFrame({"Method": ["TSGF_O only"], "IPC 1": ["60.0 ± 10.0"]})
+    paths = write_table(frame, tmp_path / "sub" / "demo", "Accuracy (%) & 100% of TSGF_A")
+    assert [p.name for p in paths] == ["demo.csv", "demo.md", "demo.tex"]
+    md = paths[1].read_text().splitlines()
+    assert md[0] == "Accuracy (%) & 100% of TSGF_A"
+    assert md[2:] == ["| Method | IPC 1 |", "|---|---|", "| TSGF_O only | 60.0 ± 10.0 |"]
+    tex = paths[2].read_text()
+    assert r"TSGF\_O only & 60.0 $\pm$ 10.0 \\" in tex
+    assert r"\caption{Accuracy (\%) \& 100\% of TSGF\_A}" in tex
+    assert r"\toprule" in tex and r"\bottomrule" in tex and "±" not in tex
+    assert pd.read_csv(paths[0]).iloc[0]["IPC 1"] == "60.0 ± 10.0"
+
+
+def test_write_all_tables(runs_csv: Path, tmp_path: Path) -> None:
+    paths = write_all_tables(runs_csv, tmp_path / "tables")
+    names = {p.name for p in paths}
+    assert names == {"all_cells.csv"} | {f"{s}.{e}" for s in ("main", "ablation", "motion_classes")
+                                          for e in ("csv", "md", "tex")}
+    assert all(p.stat().st_size > 0 for p in paths)
+    main = pd.read_csv(tmp_path / "tables" / "main.csv")
+    assert main.iloc[-1]["Method"] == "Full data"
+    assert "TSGF\\_A" in (tmp_path / "tables" / "main.tex").read_text()
+    assert len(pd.read_csv(tmp_path / "tables" / "all_cells.csv")) == 13
+
+
+@pytest.mark.parametrize("keep", [
+    lambda r: r["augmentation"] == "none",  # no TSGF_A at all
+    lambda r: r["method"] != "full",  # no full-data run
+    lambda r: (r["method"] != "tsgf") & ~((r["method"] == "sre2l") & (r["ipc"] == 10)),  # holes in the grid
+    lambda r: r["method"] == "full",  # only the full-data run
+    lambda r: r["method"] == "nothing",  # no runs at all
+])
+def test_partial_grids_do_not_crash(runs: pd.DataFrame, tmp_path: Path, keep) -> None:
+    partial = runs[keep(runs)]
+    partial.to_csv(tmp_path / "runs.csv", index=False)
+    paths = write_all_tables(tmp_path / "runs.csv", tmp_path / "tables")
+    assert all(p.stat().st_size > 0 for p in paths)
+    loaded = load_runs(tmp_path / "runs.csv")
+    if len(loaded):
+        plot_accuracy_vs_ipc(loaded, tmp_path / "ipc.png")
+        plot_motion_classes(loaded, tmp_path / "motion.png")
+
+
+def test_partial_grid_contents(runs: pd.DataFrame) -> None:
+    no_aug = ablation_table(runs[runs["augmentation"] == "none"])
+    assert list(no_aug.frame.columns) == ["TSGF_O", "IPC 1, TSGF_A off", "IPC 10, TSGF_A off"]
+    assert "TSGF_A on" in no_aug.caption
+    holes = runs[~((runs["method"] == "sre2l") & (runs["ipc"] == 10)) & (runs["method"] != "full")]
+    frame = main_table(holes).frame.set_index("Method")
+    assert frame.loc["SRe2L", "IPC 10"] == "–"
+    assert frame.loc["SRe2L", "IPC 1"] == "30.0 ± 10.0"
+    assert "Full data" not in frame.index
+    with pytest.raises(ValueError, match="dataset, holdout"):
+        main_table(pd.concat([runs, runs.assign(holdout="val")]))
+
+
+def test_run_figures(runs_csv: Path, tmp_path: Path) -> None:
+    runs = load_runs(runs_csv)
+    for plot, name in ((plot_accuracy_vs_ipc, "ipc.png"), (plot_motion_classes, "motion.png")):
+        out = plot(runs, tmp_path / "figs" / name)
+        assert out == tmp_path / "figs" / name
+        assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def _moving_square_set(out: Path, seed: int) -> Path:
+    """Two classes of 6-frame clips: a square moving right (class_0) or standing still (class_1)."""
+    rng = np.random.default_rng(seed)
+    clips = np.full((4, 6, 3, 16, 16), 40, dtype=np.uint8)
+    for n in range(4):
+        for t in range(6):
+            x = 2 + 2 * t if n % 2 == 0 else 6
+            clips[n, t, :, 5:10, x:x + 5] = rng.integers(150, 255, size=3, dtype=np.uint8)[:, None, None]
+    manifest = pd.DataFrame({"index": range(4), "clip_id": [f"c{n}" for n in range(4)], "label": [0, 1, 0, 1],
+                             "class_name": ["class_0", "class_1"] * 2, "split": "train", "source": "synthetic",
+                             "status": "ok", "reason": ""})
+    write_clipset(out, clips, manifest, ["class_0", "class_1"], [0.5] * 3, [0.25] * 3, {"kind": "test"})
+    return out
+
+
+def test_plot_distilled_clips(tmp_path: Path) -> None:
+    sets = {name: _moving_square_set(tmp_path / name, seed) for seed, name in enumerate(["Random real", "TSGF"])}
+    assert load_clipset(sets["TSGF"]).num_classes == 2
+    out = plot_distilled_clips(sets, tmp_path / "clips.png", SaliencyConfig(granularity="pixel"), clips_per_set=2)
+    assert out.stat().st_size > 0
+    missing_class = plot_distilled_clips(sets, tmp_path / "one.png", SaliencyConfig(), class_names=["class_1", "nope"])
+    assert missing_class.stat().st_size > 0

@@ -1,0 +1,96 @@
+"""The tiny end-to-end workflow, through Snakemake in a subprocess: it runs, its tables and figures hold sane
+numbers, a second run has nothing to do, and an evaluation-only change reruns only evaluations and reports."""
+
+import json
+import re
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from conftest import REPO
+
+pytestmark = pytest.mark.e2e
+TEST_CONFIG = REPO / "config" / "test.yaml"
+
+
+def snakemake(workdir, *args, configs=(TEST_CONFIG,), timeout=600):
+    command = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(workdir),
+               "--cores", "2", "--configfile", *map(str, configs), *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+
+
+def planned_jobs(output: str) -> dict[str, int]:
+    """The 'Job stats' table of a dry run: rule -> job count."""
+    block = output.split("Job stats:")[1].split("total")[0]
+    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)\s*$", block, re.MULTILINE)}
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("workflow")
+    run = snakemake(workdir)
+    assert run.returncode == 0, run.stderr[-4000:]
+    return workdir
+
+
+def test_tables_and_figures_hold_sane_numbers(finished_run):
+    results = finished_run / "results" / "motion"
+    runs = pd.read_csv(results / "runs.csv")
+    # 3 methods x 2 augmentations x 2 IPCs x 2 seeds, plus 2 full-data students
+    assert len(runs) == 3 * 2 * 2 * 2 + 2
+    assert runs["accuracy"].between(0, 1).all()
+    assert set(runs["method"]) == {"random_real", "sre2l", "tsgf", "full"}
+    distilled = runs[runs["method"] != "full"]
+    assert (distilled["storage_bytes"] == distilled["ipc"] * 4 * (6 * 3 * 24 * 24 + 8)).all()
+    for row in runs["per_class_accuracy"]:
+        assert set(json.loads(row)) == {"move_right", "move_left", "grow", "shrink"}
+    main = pd.read_csv(results / "tables" / "main.csv")
+    assert list(main.iloc[:, 0])[:3] == ["Random real", "SRe2L", "TSGF"] and main.iloc[-1, 0] == "Full data"
+    cell = re.fullmatch(r"(\d+\.\d) ± (\d+\.\d)", main.loc[0, "IPC 1"])
+    assert cell and 0 <= float(cell.group(1)) <= 100
+    for name in ("main", "ablation", "motion_classes"):
+        for extension in ("csv", "md", "tex"):
+            assert (results / "tables" / f"{name}.{extension}").stat().st_size > 0
+    for name in ("accuracy_vs_ipc", "distilled_clips", "motion_classes"):
+        assert (results / "figures" / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    teacher = json.loads(next(results.glob("teacher-*/metrics.json")).read_text())
+    assert 0 <= teacher["accuracy"] <= 1 and teacher["chance"] == 0.25
+
+
+def test_distilled_sets_are_clip_sets_with_their_hash(finished_run):
+    from tsgf.clipset import clips_sha256, load_clipset
+
+    for meta_path in (finished_run / "results" / "motion" / "sets").glob("tsgf-*/ipc2/seed0/meta.json"):
+        distilled = load_clipset(meta_path.parent)
+        assert distilled.clips.shape == (8, 6, 3, 24, 24)
+        assert distilled.meta["sha256"] == clips_sha256(distilled.clips)
+        assert distilled.meta["wall_seconds"] > 0
+
+
+def test_a_second_run_has_nothing_to_do(finished_run):
+    run = snakemake(finished_run, "-n")
+    assert run.returncode == 0
+    assert "Nothing to be done" in run.stdout + run.stderr
+
+
+def test_an_evaluation_knob_reruns_only_evaluations_and_reports(finished_run, tmp_path):
+    change = tmp_path / "more_epochs.yaml"
+    change.write_text("evaluation:\n  train:\n    epochs: 4\n")
+    run = snakemake(finished_run, "-n", configs=(TEST_CONFIG, change))
+    assert run.returncode == 0, run.stderr[-3000:]
+    jobs = planned_jobs(run.stdout + run.stderr)
+    assert jobs.pop("evaluate_set") == 24
+    assert set(jobs) == {"aggregate_runs", "make_tables", "make_figures", "all"}
+
+
+def test_a_saliency_knob_reruns_tsgf_but_not_sre2l(finished_run, tmp_path):
+    change = tmp_path / "floor.yaml"
+    change.write_text("saliency:\n  floor: 0.5\n")
+    run = snakemake(finished_run, "-n", configs=(TEST_CONFIG, change))
+    jobs = planned_jobs(run.stdout + run.stderr)
+    assert jobs["distill"] == 4  # TSGF only: 2 IPCs x 2 seeds
+    # TSGF's students (both augmentations) and the TSGF_A students of the other sets
+    assert jobs["evaluate_set"] == 2 * 2 * 2 + 2 * 2 * 2
+    assert "train_teacher" not in jobs and "prepare_dataset" not in jobs

@@ -1,0 +1,7 @@
+"""Entry point for `python -m tsgf <stage> ...`."""
+
+import sys
+
+from tsgf.cli import main
+
+sys.exit(main())

@@ -1,0 +1,150 @@
+"""Figures from runs.csv and from clip sets: accuracy vs IPC, distilled clips with their saliency, motion classes.
+
+Figures are built on matplotlib.figure.Figure directly, which renders through Agg without touching pyplot's
+global state or the configured backend, so this is safe in headless workflow jobs and in tests.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+import pandas as pd
+import torch
+from matplotlib.figure import Figure
+
+from tsgf.clipset import ClipSet, load_clipset
+from tsgf.saliency import SaliencyConfig, describe, temporal_saliency
+from tsgf.tables import chance_level, scope_of, summarise
+
+DPI = 150
+STYLE = {"font.size": 11, "axes.titlesize": 12, "axes.labelsize": 11, "legend.fontsize": 10,
+         "xtick.labelsize": 10, "ytick.labelsize": 10}
+MOTION_COLOURS = {"Motion-only classes": "#d95f02", "Other classes": "#7570b3"}
+# A method keeps its colour with and without TSGF_A; the three headline rows are solid, the other cells dotted.
+METHOD_COLOURS = {"random_real": "#1f77b4", "sre2l": "#ff7f0e", "tsgf": "#2ca02c"}
+HEADLINE = {"Random real", "SRe2L", "TSGF"}
+
+
+def _save(fig: Figure, out_png: str | Path) -> Path:
+    out = Path(out_png)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=DPI, bbox_inches="tight")
+    return out
+
+
+def plot_accuracy_vs_ipc(runs: pd.DataFrame, out_png: str | Path) -> Path:
+    """One line per method (mean ± std over seeds) against IPC on a log2 axis; full data and chance dashed."""
+    dataset, holdout = scope_of(runs)
+    cells = summarise(runs)
+    per_ipc = cells[cells["ipc"].notna()]
+    labels = list(dict.fromkeys(per_ipc["label"]))
+    with matplotlib.rc_context(STYLE):
+        fig = Figure(figsize=(6.4, 4.4))
+        ax = fig.add_subplot()
+        # Nudge each method sideways (in log2 units) so error bars at the same IPC do not hide each other.
+        offsets = np.linspace(-0.06, 0.06, len(labels)) if len(labels) > 1 else [0.0]
+        handles = []  # methods first, then the reference lines, whatever order matplotlib collects them in
+        for label, offset in zip(labels, offsets):
+            mine = per_ipc[per_ipc["label"] == label]
+            x = mine["ipc"].to_numpy(dtype=float) * 2.0**offset
+            handles += [ax.errorbar(x, mine["accuracy_mean"], yerr=mine["accuracy_std"], capsize=3, linewidth=1.8, label=label,
+                        color=METHOD_COLOURS[mine["method"].iloc[0]], linestyle="-" if label in HEADLINE else ":",
+                        marker="s" if mine["augmentation"].iloc[0] == "tsgf_a" else "o")]
+        for label, row in cells[cells["ipc"].isna()].set_index("label").iterrows():
+            handles.append(ax.axhline(row["accuracy_mean"], color="black", linestyle="--", linewidth=1.2,
+                                      label=f"{label} ({row['accuracy_mean']:.1f}%)"))
+        chance = chance_level(runs)
+        if chance is not None:
+            handles.append(ax.axhline(chance, color="grey", linestyle=(0, (2, 2)), linewidth=1.2,
+                                      label=f"Chance ({chance:.1f}%)"))
+        ipcs = sorted(int(k) for k in per_ipc["ipc"].unique())
+        if ipcs:
+            ax.set_xscale("log", base=2)
+            ax.set_xticks(ipcs, [str(k) for k in ipcs])
+            ax.minorticks_off()
+            ax.set_xlim(ipcs[0] / 1.4, ipcs[-1] * 1.4)
+        ax.set_xlabel("Clips per class (IPC, log scale)")
+        ax.set_ylabel(f"Top-1 accuracy on {holdout} (%)")
+        ax.set_title(f"{dataset}: accuracy vs IPC")
+        ax.grid(alpha=0.3)
+        ax.legend(handles=handles, loc="center left", bbox_to_anchor=(1.02, 0.5), frameon=False)
+        return _save(fig, out_png)
+
+
+def _first_clip_of(clipset: ClipSet, class_name: str) -> np.ndarray | None:
+    rows = clipset.manifest.loc[clipset.manifest["class_name"] == class_name, "index"]
+    return None if rows.empty else np.asarray(clipset.clips[int(rows.iloc[0])])
+
+
+def plot_distilled_clips(clipsets: dict[str, Path], out_png: str | Path, saliency_config: SaliencyConfig,
+                         clips_per_set: int = 2, class_names: list[str] | None = None) -> Path:
+    """Per named clip set and class, one clip's frames as a strip with its per-frame saliency weights below.
+
+    The classes are `class_names` if given, else the first `clips_per_set` classes of the first set, so every
+    set shows the same classes; the clip is the first of that class in the set's manifest.
+    """
+    opened = {name: load_clipset(path) for name, path in clipsets.items()}
+    if class_names is None:
+        class_names = next(iter(opened.values())).classes[:clips_per_set] if opened else []
+    frame_config = dataclasses.replace(saliency_config, granularity="frame")
+    panels = [(name, cs, c) for name, cs in opened.items() for c in class_names]
+    num_frames, _, height, width = next(iter(opened.values())).clip_shape if opened else (1, 3, 1, 1)
+    frame_inches = min(1.2, 14.0 / num_frames)
+    strip_inches = frame_inches * height / width
+    panel_height = strip_inches + 1.8  # the strip, its title and the saliency plot
+    with matplotlib.rc_context(STYLE):
+        fig = Figure(figsize=(frame_inches * num_frames + 1.0, panel_height * max(1, len(panels))),
+                     layout="constrained")
+        fig.suptitle(f"Per-frame temporal saliency ({describe(frame_config)}); dashed line: floor", fontsize=10)
+        for sub, (name, clipset, class_name) in zip(np.atleast_1d(fig.subfigures(max(1, len(panels)), 1)), panels):
+            sub.suptitle(f"{name} — class {class_name}", fontweight="bold")
+            clip = _first_clip_of(clipset, class_name)
+            if clip is None:
+                sub.text(0.5, 0.5, "no clip of this class in this set", ha="center", va="center")
+                continue
+            frames = clip.shape[0]
+            grid = sub.add_gridspec(2, frames, height_ratios=[strip_inches + 0.3, 1.0], hspace=0.05, wspace=0.03)
+            for t in range(frames):
+                ax = sub.add_subplot(grid[0, t])
+                image = clip[t].transpose(1, 2, 0)  # (C, H, W) -> (H, W, C)
+                ax.imshow(image[..., 0] if image.shape[-1] == 1 else image, cmap="gray", vmin=0, vmax=255)
+                ax.set_xticks([])
+                ax.set_yticks([])
+            weights = temporal_saliency(torch.from_numpy(clip[None].astype(np.float32) / 255.0), frame_config)[0]
+            ax = sub.add_subplot(grid[1, :])
+            ax.bar(np.arange(frames), weights.numpy(), width=0.8, color="#1b9e77")
+            ax.axhline(frame_config.floor, color="grey", linestyle="--", linewidth=1)
+            ax.set_xlim(-0.5, frames - 0.5)
+            ax.set_ylim(0, 1.05)
+            ax.set_xticks(np.arange(frames))
+            ax.set_xlabel("frame")
+            ax.set_ylabel("saliency")
+        return _save(fig, out_png)
+
+
+def plot_motion_classes(runs: pd.DataFrame, out_png: str | Path) -> Path:
+    """Grouped bars per method at the largest IPC (and full data): motion-only vs other classes, ± std."""
+    dataset, holdout = scope_of(runs)
+    cells = summarise(runs)
+    largest = cells["ipc"].max()
+    shown = cells[(cells["ipc"] == largest).fillna(False) | cells["ipc"].isna()]
+    with matplotlib.rc_context(STYLE):
+        fig = Figure(figsize=(max(5.0, 1.2 * len(shown) + 1.5), 4.4))
+        ax = fig.add_subplot()
+        x = np.arange(len(shown))
+        for i, (name, metric) in enumerate(zip(MOTION_COLOURS, ("motion_only_accuracy", "other_accuracy"))):
+            ax.bar(x + (i - 0.5) * 0.38, shown[f"{metric}_mean"], width=0.38, yerr=shown[f"{metric}_std"],
+                   capsize=3, label=name, color=MOTION_COLOURS[name])
+        ax.set_xticks(x, [label.replace(" + ", "\n+ ") for label in shown["label"]])
+        ax.set_ylabel(f"Top-1 accuracy on {holdout} (%)")
+        ipc_text = "" if pd.isna(largest) else f" at IPC {int(largest)}"
+        ax.set_title(f"{dataset}: motion-only vs other classes{ipc_text}")
+        ax.grid(axis="y", alpha=0.3)
+        ax.legend(frameon=False)
+        return _save(fig, out_png)
+
+
+__all__ = ["plot_accuracy_vs_ipc", "plot_distilled_clips", "plot_motion_classes"]

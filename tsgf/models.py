@@ -1,0 +1,96 @@
+"""Networks: the benchmark's ConvNet3D student and its BatchNorm teacher.
+
+ConvNet3D (benchmark-protocol.md): conv blocks of Conv3d k=(3,7,7) s=(1,2,2) p=(1,3,3) with 64, 128, 128 channels,
+ReLU, MaxPool (1,2,2) after the first block and 2x2x2 after the others; head AvgPool over space, Dropout 0.5,
+1x1x1 conv to the classes, max over the remaining time axis. About 3.65 M parameters at 50 classes. Width,
+depth, kernel and strides are knobs so the embedded default can be small. The teacher is the same stack with
+BatchNorm3d after every convolution (the statistics TSGF's synthesis matches).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from tsgf.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    arch: str = "convnet3d"
+    width: int = 64  # channels of the first block; later blocks have twice as many
+    depth: int = 3
+    kernel: tuple[int, int, int] = (3, 7, 7)
+    spatial_strides: tuple[int, ...] = (2, 2, 2)
+    dropout: float = 0.5
+
+    @classmethod
+    def from_dict(cls, params: dict[str, Any]) -> "NetworkConfig":
+        values = dict(params)
+        values["kernel"] = tuple(values.get("kernel", cls.kernel))
+        values["spatial_strides"] = tuple(values.get("spatial_strides", cls.spatial_strides))
+        return cls(**values)
+
+
+def _shrink(size: int, kernel: int, stride: int, padding: int) -> int:
+    return (size + 2 * padding - kernel) // stride + 1
+
+
+class ConvNet3D(nn.Module):
+    """Input (B, C, T, H, W), output logits (B, classes)."""
+
+    def __init__(self, num_classes: int, clip_shape: tuple[int, int, int, int], config: NetworkConfig,
+                 batchnorm: bool = False) -> None:
+        super().__init__()
+        frames, channels, height, width = clip_shape
+        if len(config.spatial_strides) != config.depth:
+            raise ConfigError(f"network.spatial_strides has {len(config.spatial_strides)} entries; "
+                              f"network.depth is {config.depth}: give one stride per block")
+        padding = tuple(k // 2 for k in config.kernel)
+        size = [frames, height, width]
+        blocks: list[nn.Module] = []
+        in_channels = channels
+        for block in range(config.depth):
+            out_channels = config.width if block == 0 else 2 * config.width
+            stride = (1, config.spatial_strides[block], config.spatial_strides[block])
+            blocks.append(nn.Conv3d(in_channels, out_channels, config.kernel, stride, padding, bias=not batchnorm))
+            if batchnorm:
+                blocks.append(nn.BatchNorm3d(out_channels))
+            blocks.append(nn.ReLU(inplace=True))
+            size = [_shrink(s, k, st, p) for s, k, st, p in zip(size, config.kernel, stride, padding)]
+            # Pools never shrink an axis below one element, so small clips keep the same stack.
+            pool = tuple(1 if (block == 0 and axis == 0) or size[axis] < 2 else 2 for axis in range(3))
+            blocks.append(nn.MaxPool3d(pool))
+            size = [s // p for s, p in zip(size, pool)]
+            in_channels = out_channels
+        self.features = nn.Sequential(*blocks)
+        self.head = nn.Sequential(nn.Dropout(config.dropout), nn.Conv3d(in_channels, num_classes, 1))
+        self.output_frames = size[0]
+
+    def forward(self, clips: torch.Tensor) -> torch.Tensor:
+        features = self.features(clips).mean(dim=(3, 4), keepdim=True)  # average over space
+        return self.head(features).amax(dim=(2, 3, 4))  # max over the remaining time axis
+
+
+def build_network(config: NetworkConfig, num_classes: int, clip_shape: tuple[int, int, int, int],
+                  batchnorm: bool = False) -> nn.Module:
+    """The network named by `config.arch`, for clips of `clip_shape` (T, C, H, W)."""
+    if config.arch == "convnet3d":
+        return ConvNet3D(num_classes, clip_shape, config, batchnorm=batchnorm)
+    raise ConfigError(f"network.arch {config.arch!r} is not known; use 'convnet3d'")
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def model_input(clips: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+    """Clips (N, T, C, H, W) with pixels in [0, 1] -> normalised network input (N, C, T, H, W); differentiable."""
+    shape = (1, 1, -1, 1, 1)
+    return ((clips - mean.view(shape)) / std.view(shape)).permute(0, 2, 1, 3, 4)
+
+
+__all__ = ["NetworkConfig", "ConvNet3D", "build_network", "count_parameters", "model_input"]

@@ -1,0 +1,138 @@
+"""The one harness that trains a classifier on a clip set and tests it: the teacher, the full-data student and
+every student trained on a distilled or random-real set go through `train_classifier` / `evaluate_classifier`.
+
+Benchmark protocol: SGD with momentum and weight decay, cross-entropy on hard labels, lr x0.1 at the milestones,
+and the test accuracy averaged over several passes (each with a random temporal window when stored clips are
+longer than the network's input).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from tsgf.errors import NonFiniteLossError
+from tsgf.models import model_input
+from tsgf.runtime import generator as make_generator
+from tsgf.runtime import progress
+
+Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int
+    lr: float = 0.01
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    lr_milestones: tuple[float, ...] = (0.5,)  # fractions of the epochs after which lr is multiplied by lr_gamma
+    lr_gamma: float = 0.1
+    batch_size: int = 256
+    test_passes: int = 3
+
+    @classmethod
+    def from_dict(cls, params: dict[str, Any]) -> "TrainConfig":
+        values = {k: v for k, v in params.items() if k in cls.__dataclass_fields__}
+        if "lr_milestones" in values:
+            values["lr_milestones"] = tuple(values["lr_milestones"])
+        return cls(**values)
+
+
+@dataclass
+class ClipSource:
+    """Training or test clips: uint8 (N, T, C, H, W) (memory-mapped or in memory), the rows to use, their labels,
+    and the normalisation of the set they came from."""
+
+    clips: np.ndarray
+    rows: np.ndarray
+    labels: np.ndarray
+    mean: torch.Tensor
+    std: torch.Tensor
+
+    def read(self, positions: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """Pixels in [0, 1] and labels of the given positions (indices into `rows`)."""
+        batch = np.asarray(self.clips[self.rows[positions]])
+        return torch.from_numpy(batch).float().div_(255.0), torch.from_numpy(self.labels[positions])
+
+
+def temporal_window(clips: torch.Tensor, frames: int, gen: torch.Generator | None) -> torch.Tensor:
+    """A window of `frames` consecutive frames: random start with a generator, the centred one without."""
+    slack = clips.shape[1] - frames
+    if slack <= 0:
+        return clips
+    start = int(torch.randint(0, slack + 1, (1,), generator=gen)) if gen is not None else slack // 2
+    return clips[:, start : start + frames]
+
+
+def check_finite(loss: torch.Tensor, where: str) -> None:
+    if not torch.isfinite(loss):
+        raise NonFiniteLossError(f"{where}: the loss became {loss.item()} (not finite). Lower the learning rate "
+                                 f"or check the input clips for NaN/Inf pixels")
+
+
+def train_classifier(model: nn.Module, data: ClipSource, config: TrainConfig, seed: int, device: torch.device,
+                     frames: int, augment: Augment | None = None, desc: str = "train") -> list[dict[str, float]]:
+    """Train `model` in place from its current weights; returns the per-epoch curve (loss, accuracy, lr)."""
+    gen = make_generator(seed, 1)
+    model.to(device).train()
+    optimiser = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
+                                weight_decay=config.weight_decay)
+    milestones = sorted({max(1, round(m * config.epochs)) for m in config.lr_milestones})
+    schedule = torch.optim.lr_scheduler.MultiStepLR(optimiser, milestones, gamma=config.lr_gamma)
+    mean, std = data.mean.to(device), data.std.to(device)
+    curve = []
+    for epoch in progress(range(config.epochs), config.epochs, desc):
+        order = torch.randperm(len(data.rows), generator=gen).numpy()
+        loss_sum, correct = 0.0, 0
+        for start in range(0, len(order), config.batch_size):
+            clips, labels = data.read(order[start : start + config.batch_size])
+            clips = temporal_window(clips, frames, gen)
+            if augment is not None:
+                clips = augment(clips, gen)
+            clips, labels = clips.to(device), labels.to(device)
+            logits = model(model_input(clips, mean, std))
+            loss = F.cross_entropy(logits, labels)
+            check_finite(loss, f"{desc}, epoch {epoch + 1}, step {start // config.batch_size + 1}")
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            optimiser.step()
+            loss_sum += loss.item() * len(labels)
+            correct += int((logits.argmax(1) == labels).sum())
+        curve.append({"epoch": epoch + 1, "loss": loss_sum / len(order), "train_accuracy": correct / len(order),
+                      "lr": optimiser.param_groups[0]["lr"]})
+        schedule.step()
+    return curve
+
+
+@torch.no_grad()
+def evaluate_classifier(model: nn.Module, data: ClipSource, num_classes: int, passes: int, batch_size: int,
+                        seed: int, device: torch.device, frames: int) -> dict[str, Any]:
+    """Accuracy and per-class accuracy, averaged over `passes` (one pass when clips have no temporal slack)."""
+    model.to(device).eval()
+    if data.clips.shape[1] <= frames:
+        passes = 1  # every pass would see the same frames
+    gen = make_generator(seed, 2)
+    mean, std = data.mean.to(device), data.std.to(device)
+    per_pass_hits = np.zeros((passes, len(data.rows)), dtype=bool)
+    for p in range(passes):
+        for start in range(0, len(data.rows), batch_size):
+            positions = np.arange(start, min(start + batch_size, len(data.rows)))
+            clips, labels = data.read(positions)
+            clips = temporal_window(clips, frames, gen if passes > 1 else None).to(device)
+            predicted = model(model_input(clips, mean, std)).argmax(1).cpu()
+            per_pass_hits[p, positions] = (predicted == labels).numpy()
+    hits = per_pass_hits.mean(axis=0)
+    per_class = [float(hits[data.labels == c].mean()) if (data.labels == c).any() else float("nan")
+                 for c in range(num_classes)]
+    return {"accuracy": float(hits.mean()), "per_class_accuracy": per_class, "test_passes": passes,
+            "num_test_clips": int(len(data.rows))}
+
+
+__all__ = ["TrainConfig", "ClipSource", "temporal_window", "check_finite", "train_classifier",
+           "evaluate_classifier"]

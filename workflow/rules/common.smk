@@ -1,0 +1,92 @@
+# Config validation and parameter addressing. Every output directory carries a hash of the parameters (and
+# upstream outputs) that made it, so changing a knob reruns only what depends on it and keeps the old results.
+import json
+from pathlib import Path
+
+import tsgf
+from tsgf.config import DISTILLED_METHODS, stage_hash, validate_config
+from tsgf.errors import ConfigError
+
+try:
+    _validated = validate_config(config, Path(workflow.basedir) / "workflow/schemas/config.schema.yaml",
+                                 source=" + ".join(map(str, workflow.configfiles)) or "config")
+except ConfigError as error:
+    raise WorkflowError(str(error)) from None
+config.clear()
+config.update(_validated)
+
+C = config
+DATASET = C["dataset"]["name"]
+RESULTS = f"results/{DATASET}"
+LOGS = f"logs/{DATASET}"
+BENCHMARKS = f"benchmarks/{DATASET}"
+SPLIT = {"holdout": C["holdout"], "val_fraction": C["val_fraction"]}
+IPCS = C["experiment"]["ipcs"]
+SEEDS = C["experiment"]["seeds"]
+PACKAGE = Path(tsgf.__file__).parent
+
+
+def code(*modules):
+    """Package modules a rule depends on: editing one reruns the rule (Snakemake sees inputs, not imports)."""
+    return [str(PACKAGE / module) for module in modules]
+
+
+def clipset_files(directory):
+    return [f"{directory}/clips.npy", f"{directory}/manifest.csv", f"{directory}/meta.json"]
+
+
+# raw -> prepared clips
+PREPARED = f"{RESULTS}/prepared-{stage_hash(C['dataset'])}"
+
+# prepared clips -> teacher
+TEACHER_PARAMS = {**C["teacher"], **SPLIT}
+TEACHER = f"{RESULTS}/teacher-{stage_hash(PREPARED, TEACHER_PARAMS)}"
+
+# teacher -> training sets (random real needs no teacher). SRe2L ignores the saliency filter, so its address
+# leaves the filter's knobs out: tuning TSGF_O never reruns SRe2L.
+_distill = {k: v for k, v in C["distill"].items() if k != "tsgf_o"}
+SET_PARAMS = {"random_real": SPLIT}
+SET_NAMES = {"random_real": f"random_real-{stage_hash(PREPARED, SPLIT)}"}
+for _method, _enabled in DISTILLED_METHODS.items():
+    SET_PARAMS[_method] = {**_distill, **SPLIT, "saliency": C["saliency"],
+                           "tsgf_o": {**C["distill"]["tsgf_o"], "enabled": _enabled}}
+    _addressed = SET_PARAMS[_method] if _enabled else {**_distill, **SPLIT}
+    SET_NAMES[_method] = f"{_method}-{stage_hash(TEACHER, _addressed)}"
+METHOD_OF_SET = {name: method for method, name in SET_NAMES.items()}
+DISTILLED_SETS = [SET_NAMES[m] for m in DISTILLED_METHODS]
+
+
+def set_dir(set_name, ipc, seed):
+    return f"{RESULTS}/sets/{set_name}/ipc{ipc}/seed{seed}"
+
+
+# training sets -> evaluations: one address per augmentation, so tuning TSGF_A reruns only TSGF_A students
+_student = {"network": C["student"]["network"], "train": C["evaluation"]["train"], **SPLIT}
+EVAL_PARAMS = {"none": _student,
+               "tsgf_a": {**_student, "tsgf_a": C["evaluation"]["tsgf_a"], "saliency": C["saliency"]}}
+EVAL_NAMES = {aug: f"{aug}-{stage_hash(PREPARED, params)}" for aug, params in EVAL_PARAMS.items()}
+AUG_OF_EVAL = {name: aug for aug, name in EVAL_NAMES.items()}
+FULL_PARAMS = {"network": C["student"]["network"], "full_data_train": C["evaluation"]["full_data_train"], **SPLIT}
+FULL_EVAL = f"{RESULTS}/eval/full-{stage_hash(PREPARED, FULL_PARAMS)}"
+
+
+def evaluation_results():
+    runs = [f"{RESULTS}/eval/{EVAL_NAMES[aug]}/{SET_NAMES[method]}/ipc{ipc}-seed{seed}.json"
+            for method in C["experiment"]["methods"] for aug in C["experiment"]["augmentations"]
+            for ipc in IPCS for seed in SEEDS]
+    if C["experiment"]["full_data"]:
+        runs += [f"{FULL_EVAL}/seed{seed}.json" for seed in SEEDS]
+    return runs
+
+
+TABLE_NAMES = ["main", "ablation", "motion_classes"]
+TABLES = [f"{RESULTS}/tables/{name}.{ext}" for name in TABLE_NAMES for ext in ("csv", "md", "tex")]
+FIGURES = [f"{RESULTS}/figures/{name}.png" for name in ("accuracy_vs_ipc", "distilled_clips", "motion_classes")]
+
+
+wildcard_constraints:
+    ipc=r"\d+",
+    seed=r"\d+",
+    set_name="|".join(SET_NAMES.values()),
+    distilled_set="|".join(DISTILLED_SETS),
+    eval_name="|".join(EVAL_NAMES.values()),
