@@ -26,7 +26,7 @@ from tsgf.clipset import ClipSet, load_clipset, train_and_holdout, update_meta, 
 from tsgf.errors import TSGFError
 from tsgf.models import NetworkConfig, build_network, count_parameters
 from tsgf.saliency import SaliencyConfig, spatial_saliency_map
-from tsgf.training import ClipSource, TrainConfig, evaluate_classifier, temporal_window, train_classifier
+from tsgf.training import ClipSource, TrainConfig, evaluate_classifier, train_classifier
 
 log = logging.getLogger("tsgf")
 SET_LABELS = {"random_real": "Random real", "sre2l": "SRe2L", "tsgf": "TSGF"}
@@ -132,8 +132,7 @@ def cmd_random_real(args: argparse.Namespace) -> None:
     params = _json_arg(args.params)
     data = load_clipset(args.data)
     rows = _selected_real(data, params, args.ipc, args.seed)
-    frames = data.clip_shape[0]
-    clips = np.asarray(data.clips[rows])[:, (data.clip_shape[0] - frames) // 2:][:, :frames]
+    clips = np.asarray(data.clips[rows])
     recipe = {"method": "random_real", "ipc": args.ipc, "seed": args.seed, "source": str(args.data), **params}
     _write_training_set(Path(args.out), data, clips, rows, "random_real", recipe,
                         {"wall_seconds": 0.0, "peak_rss_mb": None})
@@ -148,7 +147,7 @@ def cmd_distill(args: argparse.Namespace) -> None:
     data = load_clipset(args.data)
     rows = _selected_real(data, params, args.ipc, args.seed)
     teacher = load_network(Path(args.teacher) / "model.pt")
-    init = temporal_window(torch.from_numpy(np.asarray(data.clips[rows])).float() / 255.0, data.clip_shape[0], None)
+    init = torch.from_numpy(np.asarray(data.clips[rows])).float() / 255.0
     config = DistillConfig.from_dict(params)
     result = distill(teacher, init, data.labels(rows), args.ipc, config, args.seed, device, *_normalisation(data))
     out = Path(args.out)

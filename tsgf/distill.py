@@ -52,13 +52,18 @@ class DistillConfig:
 
     @classmethod
     def from_dict(cls, params: dict[str, Any]) -> "DistillConfig":
+        """From the workflow's params; SRe2L's carry no filter keys (`tsgf_o: {enabled: false}`, no `saliency`),
+        so tuning the filter never reruns it."""
         augment, tsgf_o = params["augment"], params["tsgf_o"]
+        filter_keys = {}
+        if tsgf_o["enabled"]:
+            filter_keys = dict(apply_to=tsgf_o["apply_to"], saliency_every=tsgf_o["recompute_every"],
+                               saliency=SaliencyConfig.from_dict(params["saliency"]))
         return cls(iterations=params["iterations"], lr=params["lr"], betas=tuple(params["betas"]),
                    bn_weight=params["bn_weight"], first_bn_multiplier=params["first_bn_multiplier"],
                    init=params["init"], crop_scale=tuple(augment["crop_scale"]), flip=augment["flip"],
-                   max_roll=augment["max_roll"], tsgf_o=tsgf_o["enabled"], apply_to=tsgf_o["apply_to"],
-                   saliency_every=tsgf_o["recompute_every"], saliency=SaliencyConfig.from_dict(params["saliency"]),
-                   log_every=params["log_every"])
+                   max_roll=augment["max_roll"], tsgf_o=tsgf_o["enabled"], log_every=params["log_every"],
+                   **filter_keys)
 
 
 @dataclass
@@ -66,7 +71,7 @@ class DistillResult:
     clips: np.ndarray  # uint8 (N, T, C, H, W), class-major: clip c * ipc + i is IPC index i of class c
     labels: np.ndarray
     curve: list[dict[str, float]]
-    saliency: np.ndarray  # per-frame saliency weights of the final clips, (N, T)
+    saliency: np.ndarray  # TSGF_O's per-frame weights of the final clips, (N, T); all ones for SRe2L (w = 1)
     seconds: float
 
 
@@ -133,9 +138,11 @@ def distill(teacher: nn.Module, init_clips: torch.Tensor, labels: np.ndarray, ip
         output[members] = clips.cpu()
         curve += [{"ipc_index": index, **row} for row in batch_curve]
     stored = to_uint8(output)
-    # Record the per-frame saliency of what is stored, whatever granularity TSGF_O used.
-    record = SaliencyConfig(**{**config.saliency.__dict__, "granularity": "frame"})
-    saliency = temporal_saliency(torch.from_numpy(stored).float() / 255.0, record).numpy()
+    if config.tsgf_o:  # the filter's per-frame weights of what is stored, whatever granularity TSGF_O used
+        record = SaliencyConfig(**{**config.saliency.__dict__, "granularity": "frame"})
+        saliency = temporal_saliency(torch.from_numpy(stored).float() / 255.0, record).numpy()
+    else:
+        saliency = np.ones(stored.shape[:2], dtype=np.float32)
     return DistillResult(stored, labels, curve, saliency, time.perf_counter() - start)
 
 

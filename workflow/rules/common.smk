@@ -42,16 +42,15 @@ PREPARED = f"{RESULTS}/prepared-{stage_hash(C['dataset'])}"
 TEACHER_PARAMS = {**C["teacher"], **SPLIT}
 TEACHER = f"{RESULTS}/teacher-{stage_hash(PREPARED, TEACHER_PARAMS)}"
 
-# teacher -> training sets (random real needs no teacher). SRe2L ignores the saliency filter, so its address
-# leaves the filter's knobs out: tuning TSGF_O never reruns SRe2L.
+# teacher -> training sets (random real needs no teacher). SRe2L is TSGF with the filter's weights fixed at 1:
+# its params hold none of the filter's knobs, so tuning TSGF_O never reruns SRe2L.
 _distill = {k: v for k, v in C["distill"].items() if k != "tsgf_o"}
 SET_PARAMS = {"random_real": SPLIT}
 SET_NAMES = {"random_real": f"random_real-{stage_hash(PREPARED, SPLIT)}"}
 for _method, _enabled in DISTILLED_METHODS.items():
-    SET_PARAMS[_method] = {**_distill, **SPLIT, "saliency": C["saliency"],
-                           "tsgf_o": {**C["distill"]["tsgf_o"], "enabled": _enabled}}
-    _addressed = SET_PARAMS[_method] if _enabled else {**_distill, **SPLIT}
-    SET_NAMES[_method] = f"{_method}-{stage_hash(TEACHER, _addressed)}"
+    _filter = {"saliency": C["saliency"], "tsgf_o": {**C["distill"]["tsgf_o"], "enabled": True}}
+    SET_PARAMS[_method] = {**_distill, **SPLIT, **(_filter if _enabled else {"tsgf_o": {"enabled": False}})}
+    SET_NAMES[_method] = f"{_method}-{stage_hash(TEACHER, SET_PARAMS[_method])}"
 METHOD_OF_SET = {name: method for method, name in SET_NAMES.items()}
 DISTILLED_SETS = [SET_NAMES[m] for m in DISTILLED_METHODS]
 
@@ -81,6 +80,7 @@ def evaluation_results():
 
 TABLE_NAMES = ["main", "ablation", "motion_classes"]
 TABLES = [f"{RESULTS}/tables/{name}.{ext}" for name in TABLE_NAMES for ext in ("csv", "md", "tex")]
+TABLES.append(f"{RESULTS}/tables/all_cells.csv")
 FIGURES = [f"{RESULTS}/figures/{name}.png" for name in ("accuracy_vs_ipc", "distilled_clips", "motion_classes")]
 
 
