@@ -1,4 +1,4 @@
-"""The distillation loop: TSGF_O's floor, determinism, and a clear stop on a non-finite loss."""
+"""The distillation loop: TSGF_O's floor, determinism, sharding, and a clear stop on a non-finite loss."""
 
 from dataclasses import replace
 
@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from tsgf.distill import DistillConfig, distill, optimise_batch
+from tsgf.distill import DistillConfig, distill, merge_shards, optimise_batch
 from tsgf.errors import NonFiniteLossError
 from tsgf.runtime import generator
 from tsgf.saliency import SaliencyConfig
+from tsgf.sharding import shard_plan, shard_positions
 
 MEAN, STD = torch.full((3,), 0.5), torch.full((3,), 0.25)
 BASE = DistillConfig(iterations=1, lr=0.01, crop_scale=(1.0, 1.0), flip=False, max_roll=0.0, tsgf_o=False,
@@ -61,11 +62,14 @@ def test_gradient_scaling_is_undone_by_adam_on_the_first_step(tiny_teacher):
     assert size(on_update) / size(plain) == pytest.approx(0.3, rel=1e-4)
 
 
-def run(teacher, seed, **changes):
+def run(teacher, seed, ipc_per_job=0, **changes):
+    """Distil 2 clips per class of 3 classes, as one job or as shards merged back together."""
     config = replace(BASE, iterations=3, max_roll=0.1, crop_scale=(0.7, 1.0), tsgf_o=True, **changes)
     init = torch.rand(6, 6, 3, 16, 16, generator=torch.Generator().manual_seed(1))
-    labels = np.repeat(np.arange(3), 2)
-    return distill(teacher, init, labels, 2, config, seed, torch.device("cpu"), MEAN, STD)
+    shards = shard_plan(3, 2, config.classes_per_batch, ipc_per_job)
+    results = [distill(teacher, init[shard_positions(shard, 3, 2, config.classes_per_batch)], 3, 2, config, seed,
+                       torch.device("cpu"), MEAN, STD, shard) for shard in shards]
+    return merge_shards(results, 6)
 
 
 def test_same_config_and_seed_give_bit_identical_clips(tiny_teacher):
@@ -73,6 +77,25 @@ def test_same_config_and_seed_give_bit_identical_clips(tiny_teacher):
     assert first.clips.dtype == np.uint8 and first.clips.shape == (6, 6, 3, 16, 16)
     assert np.array_equal(first.clips, second.clips)
     assert not np.array_equal(first.clips, run(tiny_teacher, seed=1).clips)
+
+
+def test_merged_shards_equal_an_unsharded_run_bit_for_bit(tiny_teacher):
+    for classes_per_batch in (0, 2):
+        whole = run(tiny_teacher, seed=0, classes_per_batch=classes_per_batch)
+        sharded = run(tiny_teacher, seed=0, ipc_per_job=1, classes_per_batch=classes_per_batch)
+        assert np.array_equal(whole.clips, sharded.clips) and np.array_equal(whole.saliency, sharded.saliency)
+        assert [(r["ipc_index"], r["class_group"], r["loss"]) for r in whole.curve] == [
+            (r["ipc_index"], r["class_group"], r["loss"]) for r in sharded.curve]
+    # the batch composition is part of the method: other groups, other clips
+    assert not np.array_equal(run(tiny_teacher, seed=0).clips, run(tiny_teacher, seed=0, classes_per_batch=2).clips)
+
+
+def test_merging_refuses_missing_or_repeated_shards(tiny_teacher):
+    config = replace(BASE, tsgf_o=True)
+    shard = shard_plan(3, 2, 0, 1)[0]
+    part = distill(tiny_teacher, torch.rand(3, 6, 3, 16, 16), 3, 2, config, 0, torch.device("cpu"), MEAN, STD, shard)
+    with pytest.raises(ValueError, match="not 0..5 once each"):
+        merge_shards([part, part], 6)
 
 
 def test_noise_initialisation_ignores_the_real_clips(tiny_teacher):

@@ -69,6 +69,17 @@ def test_distilled_sets_are_clip_sets_with_their_hash(finished_run):
         assert distilled.meta["wall_seconds"] > 0
 
 
+def test_resharding_keeps_the_sets_addresses_and_upstream(finished_run, tmp_path):
+    change = tmp_path / "one_job.yaml"
+    change.write_text("distill:\n  ipc_per_job: 0\n")
+    run = snakemake(finished_run, "-n", configs=(TEST_CONFIG, change))
+    jobs = planned_jobs(run.stdout + run.stderr)
+    assert jobs["distill"] == 8 and jobs["merge_distilled"] == 8  # one shard per set now, same set directories
+    # Snakemake cannot know the merged clips come out the same (they do: tests/test_distill.py), so the
+    # distilled sets' students rerun; the teacher and the random-real students do not.
+    assert jobs["evaluate_set"] == 16 and "train_teacher" not in jobs and "random_real" not in jobs
+
+
 def test_a_second_run_has_nothing_to_do(finished_run):
     run = snakemake(finished_run, "-n")
     assert run.returncode == 0
@@ -90,7 +101,8 @@ def test_a_saliency_knob_reruns_tsgf_but_not_sre2l(finished_run, tmp_path):
     change.write_text("saliency:\n  floor: 0.5\n")
     run = snakemake(finished_run, "-n", configs=(TEST_CONFIG, change))
     jobs = planned_jobs(run.stdout + run.stderr)
-    assert jobs["distill"] == 4  # TSGF only: 2 IPCs x 2 seeds
+    assert jobs["merge_distilled"] == 4  # TSGF only: 2 IPCs x 2 seeds
+    assert jobs["distill"] == 2 * (1 + 2)  # its shards: 2 seeds x (IPC 1 + IPC 2), one IPC index each
     # TSGF's students (both augmentations) and the TSGF_A students of the other sets
     assert jobs["evaluate_set"] == 2 * 2 * 2 + 2 * 2 * 2
     assert "train_teacher" not in jobs and "prepare_dataset" not in jobs

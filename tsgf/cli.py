@@ -1,7 +1,7 @@
 """`python -m tsgf <stage> ...`: one command per workflow stage; each Snakemake rule calls one of them.
 
-Stages, in data-flow order: prepare -> train-teacher -> random-real / distill -> evaluate -> aggregate ->
-tables / figures. Parameters arrive as one JSON object (`--params`, text or @file), already validated by the
+Stages, in data-flow order: prepare -> train-teacher -> random-real / distill (shards) -> merge-distilled ->
+evaluate -> aggregate -> tables / figures. Parameters arrive as one JSON object (`--params`, text or @file), already validated by the
 workflow; each stage writes what it used into its outputs.
 """
 
@@ -26,6 +26,7 @@ from tsgf.clipset import ClipSet, load_clipset, train_and_holdout, update_meta, 
 from tsgf.errors import TSGFError
 from tsgf.models import NetworkConfig, build_network, count_parameters
 from tsgf.saliency import SaliencyConfig, spatial_saliency_map
+from tsgf.sharding import Shard, shard_plan, shard_positions
 from tsgf.training import ClipSource, TrainConfig, evaluate_classifier, train_classifier
 
 log = logging.getLogger("tsgf")
@@ -138,6 +139,13 @@ def cmd_random_real(args: argparse.Namespace) -> None:
                         {"wall_seconds": 0.0, "peak_rss_mb": None})
 
 
+def _shard_of(params: dict[str, Any], num_classes: int, ipc: int, number: int) -> Shard:
+    plan = shard_plan(num_classes, ipc, params["classes_per_batch"], params["ipc_per_job"])
+    if not 0 <= number < len(plan):
+        raise TSGFError(f"shard {number} does not exist: this set has {len(plan)} shards (0..{len(plan) - 1})")
+    return plan[number]
+
+
 def cmd_distill(args: argparse.Namespace) -> None:
     from tsgf.distill import DistillConfig, distill
 
@@ -145,21 +153,44 @@ def cmd_distill(args: argparse.Namespace) -> None:
     runtime.configure(args.threads, args.seed)
     device = runtime.select_device(args.device)
     data = load_clipset(args.data)
-    rows = _selected_real(data, params, args.ipc, args.seed)
-    teacher = load_network(Path(args.teacher) / "model.pt")
-    init = torch.from_numpy(np.asarray(data.clips[rows])).float() / 255.0
     config = DistillConfig.from_dict(params)
-    result = distill(teacher, init, data.labels(rows), args.ipc, config, args.seed, device, *_normalisation(data))
-    out = Path(args.out)
-    method = "tsgf" if config.tsgf_o else "sre2l"
+    shard = _shard_of(params, data.num_classes, args.ipc, args.shard)
+    positions = shard_positions(shard, data.num_classes, args.ipc, config.classes_per_batch)
+    rows = _selected_real(data, params, args.ipc, args.seed)[positions]
+    init = torch.from_numpy(np.asarray(data.clips[rows])).float() / 255.0
+    teacher = load_network(Path(args.teacher) / "model.pt")
+    result = distill(teacher, init, data.num_classes, args.ipc, config, args.seed, device, *_normalisation(data),
+                     shard)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(args.out, positions=result.positions, clips=result.clips, saliency=result.saliency,
+             curve=np.array(json.dumps(result.curve)), seconds=result.seconds, peak_rss_mb=runtime.peak_rss_mb(),
+             peak_gpu_mb=np.nan if device.type != "cuda" else runtime.peak_gpu_mb(device), device=str(device))
+    log.info("distilled shard %d (%d clips) in %.0f s; final loss %.4f", args.shard, len(positions),
+             result.seconds, result.curve[-1]["loss"])
+
+
+def cmd_merge_distilled(args: argparse.Namespace) -> None:
+    from tsgf.distill import DistillResult, merge_shards
+
+    params = _json_arg(args.params)
+    data = load_clipset(args.data)
+    loaded = [np.load(path) for path in args.shards]
+    results = [DistillResult(f["positions"], f["clips"], json.loads(str(f["curve"])), f["saliency"],
+                             float(f["seconds"])) for f in loaded]
+    merged = merge_shards(results, data.num_classes * args.ipc)
+    rows = _selected_real(data, params, args.ipc, args.seed)
+    method = "tsgf" if params["tsgf_o"]["enabled"] else "sre2l"
     recipe = {"method": method, "ipc": args.ipc, "seed": args.seed, "teacher": str(args.teacher), **params}
-    extra = {"wall_seconds": result.seconds, "peak_rss_mb": runtime.peak_rss_mb(),
-             "peak_gpu_mb": runtime.peak_gpu_mb(device), "device": str(device)}
-    _write_training_set(out, data, result.clips, rows, method, recipe, extra)
-    pd.DataFrame(result.curve).to_csv(out / "loss.csv", index=False)
-    np.save(out / "saliency.npy", result.saliency)
-    log.info("distilled %d clips (%s) in %.0f s; final loss %.4f", len(rows), method, result.seconds,
-             result.curve[-1]["loss"])
+    peak_gpu = [float(f["peak_gpu_mb"]) for f in loaded if not np.isnan(f["peak_gpu_mb"])]
+    extra = {"wall_seconds": merged.seconds, "shards": len(loaded),
+             "peak_rss_mb": max(float(f["peak_rss_mb"]) for f in loaded),
+             "peak_gpu_mb": max(peak_gpu) if peak_gpu else None, "device": str(loaded[0]["device"])}
+    out = Path(args.out)
+    _write_training_set(out, data, merged.clips, rows, method, recipe, extra)
+    pd.DataFrame(merged.curve).to_csv(out / "loss.csv", index=False)
+    np.save(out / "saliency.npy", merged.saliency)
+    log.info("merged %d shards into %d %s clips (%.0f s of distillation)", len(loaded), len(rows), method,
+             merged.seconds)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
@@ -276,16 +307,22 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--params", required=True)
     sub.add_argument("--out", required=True, type=Path)
 
-    for name, handler, text in (("random-real", cmd_random_real, "select random real clips per class"),
-                                ("distill", cmd_distill, "synthesise a distilled set against the teacher")):
+    for name, handler, text in (
+            ("random-real", cmd_random_real, "select random real clips per class"),
+            ("distill", cmd_distill, "synthesise one shard of a distilled set against the teacher (.npz)"),
+            ("merge-distilled", cmd_merge_distilled, "merge a distilled set's shards into a clip set")):
         sub = stage(name, handler, text, compute=name == "distill")
         sub.add_argument("--data", required=True, type=Path)
-        if name == "distill":
+        if name != "random-real":
             sub.add_argument("--teacher", required=True, type=Path)
         sub.add_argument("--ipc", required=True, type=int)
         sub.add_argument("--seed", required=True, type=int)
         sub.add_argument("--params", required=True)
         sub.add_argument("--out", required=True, type=Path)
+        if name == "distill":
+            sub.add_argument("--shard", type=int, default=0, help="which shard of the set's plan (tsgf/sharding.py)")
+        if name == "merge-distilled":
+            sub.add_argument("shards", nargs="+", type=Path, help="every shard's .npz, in any order")
 
     sub = stage("evaluate", cmd_evaluate, "train a fresh student on a training set, test it on real clips", True)
     sub.add_argument("--data", required=True, type=Path, help="the real prepared clip set (its test split)")

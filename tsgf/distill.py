@@ -1,6 +1,7 @@
 """Uni-level synthesis of the distilled set against a frozen BatchNorm teacher, with TSGF_O.
 
-For each IPC index, a class-diverse batch (one clip per class) is optimised on its own, SRe2L-style:
+For each IPC index and class group, a class-diverse batch (one clip per class of the group) is optimised on its
+own, SRe2L-style (tsgf/sharding.py splits these batches into jobs):
     L = CE(teacher(aug(x)), y) + lambda_BN * sum_l m_l (||mu_l - RM_l|| + ||var_l - RV_l||)
 with Adam and a cosine learning rate, the same random crop/flip/roll on every frame of a clip, and pixels
 clamped to [0, 1] after each step. TSGF_O scales each step by the temporal saliency of the current clips
@@ -30,6 +31,7 @@ from tsgf.models import model_input
 from tsgf.runtime import generator as make_generator
 from tsgf.runtime import progress
 from tsgf.saliency import SaliencyConfig, expand_to_clips, temporal_saliency
+from tsgf.sharding import Shard, class_groups, shard_positions
 from tsgf.training import check_finite
 
 
@@ -41,6 +43,7 @@ class DistillConfig:
     bn_weight: float = 0.01  # lambda_BN
     first_bn_multiplier: float = 10.0
     init: str = "real"  # "real": the random real clips of the same seed; "noise": uniform noise
+    classes_per_batch: int = 0  # each optimised batch holds one clip per class of a group this size (0: all)
     crop_scale: tuple[float, float] = (0.7, 1.0)
     flip: bool = True
     max_roll: float = 0.1
@@ -61,15 +64,19 @@ class DistillConfig:
                                saliency=SaliencyConfig.from_dict(params["saliency"]))
         return cls(iterations=params["iterations"], lr=params["lr"], betas=tuple(params["betas"]),
                    bn_weight=params["bn_weight"], first_bn_multiplier=params["first_bn_multiplier"],
-                   init=params["init"], crop_scale=tuple(augment["crop_scale"]), flip=augment["flip"],
+                   init=params["init"], classes_per_batch=params["classes_per_batch"],
+                   crop_scale=tuple(augment["crop_scale"]), flip=augment["flip"],
                    max_roll=augment["max_roll"], tsgf_o=tsgf_o["enabled"], log_every=params["log_every"],
                    **filter_keys)
 
 
 @dataclass
 class DistillResult:
-    clips: np.ndarray  # uint8 (N, T, C, H, W), class-major: clip c * ipc + i is IPC index i of class c
-    labels: np.ndarray
+    """The clips one shard (or a merge of shards) produced, at their positions in the class-major set: clip i of
+    class c sits at c * ipc + i."""
+
+    positions: np.ndarray
+    clips: np.ndarray  # uint8 (N, T, C, H, W)
     curve: list[dict[str, float]]
     saliency: np.ndarray  # TSGF_O's per-frame weights of the final clips, (N, T); all ones for SRe2L (w = 1)
     seconds: float
@@ -115,35 +122,50 @@ def optimise_batch(teacher: nn.Module, init: torch.Tensor, labels: torch.Tensor,
     return synthetic.detach(), curve
 
 
-def distill(teacher: nn.Module, init_clips: torch.Tensor, labels: np.ndarray, ipc: int, config: DistillConfig,
-            seed: int, device: torch.device, mean: torch.Tensor, std: torch.Tensor) -> DistillResult:
-    """Distil `ipc` clips per class. `init_clips` (C * ipc, T, C, H, W) in [0, 1], class-major, are the real
-    clips the synthetic ones start from (ignored for init "noise"). Each IPC index is an independent batch with
-    its own random stream, so the result does not depend on how IPC indices are grouped into jobs."""
+def distill(teacher: nn.Module, init_clips: torch.Tensor, num_classes: int, ipc: int, config: DistillConfig,
+            seed: int, device: torch.device, mean: torch.Tensor, std: torch.Tensor, shard: Shard) -> DistillResult:
+    """Run the batches of `shard`. `init_clips` (in [0, 1]) are the real clips at the shard's positions
+    (`shard_positions`, ascending) that the synthetic ones start from; they are ignored for init "noise".
+    Each batch (IPC index i, class group g) has its own random stream, so any sharding merges into the same set."""
     start = time.perf_counter()
     teacher = teacher.to(device).eval()
     for parameter in teacher.parameters():
         parameter.requires_grad_(False)
     mean, std = mean.to(device), std.to(device)
-    num_classes = len(labels) // ipc
+    positions = shard_positions(shard, num_classes, ipc, config.classes_per_batch)
+    local = {position: k for k, position in enumerate(positions)}
+    groups = class_groups(num_classes, config.classes_per_batch)
     output = torch.empty_like(init_clips)
     curve = []
-    for index in range(ipc):
-        gen = make_generator(seed, index)
-        members = torch.arange(num_classes) * ipc + index
-        init = init_clips[members] if config.init == "real" else torch.rand(init_clips[members].shape, generator=gen)
-        batch_labels = torch.from_numpy(labels[members.numpy()]).to(device)
-        clips, batch_curve = optimise_batch(teacher, init.to(device), batch_labels, config, gen, mean, std,
-                                            desc=f"distil IPC index {index + 1}/{ipc}")
-        output[members] = clips.cpu()
-        curve += [{"ipc_index": index, **row} for row in batch_curve]
+    for index in shard.ipc_indices:
+        for group in shard.groups:
+            gen = make_generator(seed, index, group)
+            members = torch.tensor([local[c * ipc + index] for c in groups[group]])
+            init = init_clips[members] if config.init == "real" else torch.rand(init_clips[members].shape, generator=gen)
+            labels = torch.tensor(groups[group], device=device)
+            clips, batch_curve = optimise_batch(teacher, init.to(device), labels, config, gen, mean, std,
+                                                desc=f"distil IPC index {index + 1}/{ipc}, class group {group + 1}")
+            output[members] = clips.cpu()
+            curve += [{"ipc_index": index, "class_group": group, **row} for row in batch_curve]
     stored = to_uint8(output)
     if config.tsgf_o:  # the filter's per-frame weights of what is stored, whatever granularity TSGF_O used
         record = SaliencyConfig(**{**config.saliency.__dict__, "granularity": "frame"})
         saliency = temporal_saliency(torch.from_numpy(stored).float() / 255.0, record).numpy()
     else:
         saliency = np.ones(stored.shape[:2], dtype=np.float32)
-    return DistillResult(stored, labels, curve, saliency, time.perf_counter() - start)
+    return DistillResult(np.array(positions), stored, curve, saliency, time.perf_counter() - start)
 
 
-__all__ = ["DistillConfig", "DistillResult", "to_uint8", "optimise_batch", "distill"]
+def merge_shards(results: list[DistillResult], total: int) -> DistillResult:
+    """Put the shards of one set back in class-major order; every position must come exactly once."""
+    positions = np.concatenate([r.positions for r in results])
+    if sorted(positions.tolist()) != list(range(total)):
+        raise ValueError(f"the shards cover positions {sorted(positions.tolist())}, not 0..{total - 1} once each")
+    order = np.argsort(positions)
+    curve = sorted((row for r in results for row in r.curve),
+                   key=lambda row: (row["ipc_index"], row["class_group"], row["iteration"]))
+    return DistillResult(positions[order], np.concatenate([r.clips for r in results])[order], curve,
+                         np.concatenate([r.saliency for r in results])[order], sum(r.seconds for r in results))
+
+
+__all__ = ["DistillConfig", "DistillResult", "to_uint8", "optimise_batch", "distill", "merge_shards"]

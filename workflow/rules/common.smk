@@ -6,6 +6,7 @@ from pathlib import Path
 import tsgf
 from tsgf.config import DISTILLED_METHODS, stage_hash, validate_config
 from tsgf.errors import ConfigError
+from tsgf.sharding import shard_plan
 
 try:
     _validated = validate_config(config, Path(workflow.basedir) / "workflow/schemas/config.schema.yaml",
@@ -50,13 +51,25 @@ SET_NAMES = {"random_real": f"random_real-{stage_hash(PREPARED, SPLIT)}"}
 for _method, _enabled in DISTILLED_METHODS.items():
     _filter = {"saliency": C["saliency"], "tsgf_o": {**C["distill"]["tsgf_o"], "enabled": True}}
     SET_PARAMS[_method] = {**_distill, **SPLIT, **(_filter if _enabled else {"tsgf_o": {"enabled": False}})}
-    SET_NAMES[_method] = f"{_method}-{stage_hash(TEACHER, SET_PARAMS[_method])}"
+    # how the set is split into jobs never changes its clips, so it is not part of the address
+    _addressed = {k: v for k, v in SET_PARAMS[_method].items() if k != "ipc_per_job"}
+    SET_NAMES[_method] = f"{_method}-{stage_hash(TEACHER, _addressed)}"
 METHOD_OF_SET = {name: method for method, name in SET_NAMES.items()}
 DISTILLED_SETS = [SET_NAMES[m] for m in DISTILLED_METHODS]
 
 
 def set_dir(set_name, ipc, seed):
     return f"{RESULTS}/sets/{set_name}/ipc{ipc}/seed{seed}"
+
+
+NUM_CLASSES = len(C["dataset"]["motion"]["classes"])
+
+
+def distill_shards(wildcards):
+    """Every shard file of one distilled set (tsgf/sharding.py decides how many)."""
+    plan = shard_plan(NUM_CLASSES, int(wildcards.ipc), C["distill"]["classes_per_batch"], C["distill"]["ipc_per_job"])
+    directory = set_dir(wildcards.distilled_set, wildcards.ipc, wildcards.seed)
+    return [f"{directory}/shards/shard{number}.npz" for number in range(len(plan))]
 
 
 # training sets -> evaluations: one address per augmentation, so tuning TSGF_A reruns only TSGF_A students
@@ -90,3 +103,4 @@ wildcard_constraints:
     set_name="|".join(SET_NAMES.values()),
     distilled_set="|".join(DISTILLED_SETS),
     eval_name="|".join(EVAL_NAMES.values()),
+    shard=r"\d+",

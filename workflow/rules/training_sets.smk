@@ -1,5 +1,6 @@
 # teacher -> training sets at each IPC and seed: random real clips, and the distilled sets (SRe2L = TSGF_O off,
 # TSGF = TSGF_O on). The random real clips of a seed are exactly the clips its distillation starts from.
+# A distilled set is made by independent shard jobs (distill.ipc_per_job; one when 0) and a light merge.
 
 
 rule random_real:
@@ -23,7 +24,30 @@ rule distill:
     input:
         data=clipset_files(PREPARED),
         teacher=f"{TEACHER}/model.pt",
-        code=code("distill.py", "bn_matching.py", "saliency.py", "augment.py", "models.py", "baselines.py"),
+        code=code("distill.py", "sharding.py", "bn_matching.py", "saliency.py", "augment.py", "models.py",
+                  "baselines.py"),
+    output:
+        set_dir("{distilled_set}", "{ipc}", "{seed}") + "/shards/shard{shard}.npz",
+    params:
+        spec=lambda w: json.dumps(SET_PARAMS[METHOD_OF_SET[w.distilled_set]]),
+        data=PREPARED,
+        teacher=TEACHER,
+        device=C["device"],
+    threads: C["threads"]
+    log:
+        f"{LOGS}/distill/{{distilled_set}}/ipc{{ipc}}-seed{{seed}}-shard{{shard}}.log",
+    benchmark:
+        f"{BENCHMARKS}/distill/{{distilled_set}}/ipc{{ipc}}-seed{{seed}}-shard{{shard}}.tsv"
+    shell:
+        "python -m tsgf distill --data {params.data} --teacher {params.teacher} --ipc {wildcards.ipc}"
+        " --seed {wildcards.seed} --shard {wildcards.shard} --params {params.spec:q} --out {output}"
+        " --threads {threads} --device {params.device} > {log} 2>&1"
+
+
+rule merge_distilled:
+    input:
+        data=clipset_files(PREPARED),
+        shards=distill_shards,
     output:
         clipset_files(set_dir("{distilled_set}", "{ipc}", "{seed}")),
         loss=set_dir("{distilled_set}", "{ipc}", "{seed}") + "/loss.csv",
@@ -33,13 +57,8 @@ rule distill:
         data=PREPARED,
         teacher=TEACHER,
         out=lambda w: set_dir(w.distilled_set, w.ipc, w.seed),
-        device=C["device"],
-    threads: C["threads"]
     log:
-        f"{LOGS}/distill/{{distilled_set}}/ipc{{ipc}}-seed{{seed}}.log",
-    benchmark:
-        f"{BENCHMARKS}/distill/{{distilled_set}}/ipc{{ipc}}-seed{{seed}}.tsv"
+        f"{LOGS}/distill/{{distilled_set}}/ipc{{ipc}}-seed{{seed}}-merge.log",
     shell:
-        "python -m tsgf distill --data {params.data} --teacher {params.teacher} --ipc {wildcards.ipc}"
-        " --seed {wildcards.seed} --params {params.spec:q} --out {params.out}"
-        " --threads {threads} --device {params.device} > {log} 2>&1"
+        "python -m tsgf merge-distilled --data {params.data} --teacher {params.teacher} --ipc {wildcards.ipc}"
+        " --seed {wildcards.seed} --params {params.spec:q} --out {params.out} {input.shards} > {log} 2>&1"
