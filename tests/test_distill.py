@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from tsgf.distill import DistillConfig, distill, merge_shards, optimise_batch
-from tsgf.errors import NonFiniteLossError
+from tsgf.errors import NonFiniteLossError, TSGFError
 from tsgf.runtime import generator
 from tsgf.saliency import SaliencyConfig
 from tsgf.sharding import shard_plan, shard_positions
@@ -94,7 +94,7 @@ def test_merging_refuses_missing_or_repeated_shards(tiny_teacher):
     config = replace(BASE, tsgf_o=True)
     shard = shard_plan(3, 2, 0, 1)[0]
     part = distill(tiny_teacher, torch.rand(3, 6, 3, 16, 16), 3, 2, config, 0, torch.device("cpu"), MEAN, STD, shard)
-    with pytest.raises(ValueError, match="not 0..5 once each"):
+    with pytest.raises(TSGFError, match="not 0..5 once each"):
         merge_shards([part, part], 6)
 
 

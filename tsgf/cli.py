@@ -119,11 +119,12 @@ def _write_training_set(out: Path, data: ClipSet, clips: np.ndarray, rows: np.nd
                         recipe: dict[str, Any], extra: dict[str, Any]) -> None:
     labels = data.labels(rows)
     ipc = len(rows) // data.num_classes
+    real_ids = data.manifest.set_index("index").loc[rows, "clip_id"]
     manifest = pd.DataFrame({
         "index": np.arange(len(rows)), "label": labels,
         "class_name": [data.classes[label] for label in labels],
         "clip_id": [f"{source}/{data.classes[label]}/{i % ipc}" for i, label in enumerate(labels)],
-        "split": "train", "source": [f"{source}:{data.manifest.set_index('index').loc[r, 'clip_id']}" for r in rows],
+        "split": "train", "source": [f"{source}:{clip_id}" for clip_id in real_ids],
         "status": "ok", "reason": ""})
     write_clipset(out, clips, manifest, data.classes, data.meta["mean"], data.meta["std"], recipe,
                   data.meta["motion_only_classes"], extra_meta={"dataset": data.meta["dataset"], **extra})

@@ -27,6 +27,7 @@ from torch import nn
 
 from tsgf.augment import random_clip_augment
 from tsgf.bn_matching import BatchNormStatistics, bn_matching_loss
+from tsgf.errors import TSGFError
 from tsgf.models import model_input
 from tsgf.runtime import generator as make_generator
 from tsgf.runtime import progress
@@ -160,7 +161,8 @@ def merge_shards(results: list[DistillResult], total: int) -> DistillResult:
     """Put the shards of one set back in class-major order; every position must come exactly once."""
     positions = np.concatenate([r.positions for r in results])
     if sorted(positions.tolist()) != list(range(total)):
-        raise ValueError(f"the shards cover positions {sorted(positions.tolist())}, not 0..{total - 1} once each")
+        raise TSGFError(f"the shards cover positions {sorted(positions.tolist())}, not 0..{total - 1} once each: "
+                        f"they come from different shard plans or one is missing; re-run the set's distill jobs")
     order = np.argsort(positions)
     curve = sorted((row for r in results for row in r.curve),
                    key=lambda row: (row["ipc_index"], row["class_group"], row["iteration"]))
