@@ -24,7 +24,7 @@ from tsgf.augment import SaliencyAugmentConfig, saliency_guided_augment
 from tsgf.baselines import select_random_real
 from tsgf.clipset import ClipSet, load_clipset, train_and_holdout, update_meta, write_clipset
 from tsgf.errors import TSGFError
-from tsgf.models import NetworkConfig, build_network, count_parameters
+from tsgf.models import NetworkConfig, build_network, count_parameters, load_network, save_network
 from tsgf.saliency import SaliencyConfig, spatial_saliency_map
 from tsgf.sharding import Shard, shard_plan, shard_positions
 from tsgf.training import ClipSource, TrainConfig, evaluate_classifier, train_classifier
@@ -66,20 +66,6 @@ def cmd_prepare(args: argparse.Namespace) -> None:
     meta = update_meta(args.out, dataset=params["name"])
     log.info("prepared %d clips of shape %s in %s (sha256 %s)", meta["num_clips"], meta["clip_shape"], args.out,
              meta["sha256"][:12])
-
-
-def save_network(path: Path, model: torch.nn.Module, network: dict[str, Any], num_classes: int,
-                 clip_shape: tuple[int, ...], batchnorm: bool) -> None:
-    torch.save({"state_dict": model.state_dict(), "network": network, "num_classes": num_classes,
-                "clip_shape": list(clip_shape), "batchnorm": batchnorm}, path)
-
-
-def load_network(path: Path) -> torch.nn.Module:
-    saved = torch.load(path, map_location="cpu", weights_only=True)
-    model = build_network(NetworkConfig.from_dict(saved["network"]), saved["num_classes"],
-                          tuple(saved["clip_shape"]), batchnorm=saved["batchnorm"])
-    model.load_state_dict(saved["state_dict"])
-    return model
 
 
 def cmd_train_teacher(args: argparse.Namespace) -> None:
@@ -365,4 +351,4 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-__all__ = ["main", "build_parser", "load_network", "save_network"]
+__all__ = ["main", "build_parser"]

@@ -10,6 +10,7 @@ BatchNorm3d after every convolution (the statistics TSGF's synthesis matches).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -93,4 +94,20 @@ def model_input(clips: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> t
     return ((clips - mean.view(shape)) / std.view(shape)).permute(0, 2, 1, 3, 4)
 
 
-__all__ = ["NetworkConfig", "ConvNet3D", "build_network", "count_parameters", "model_input"]
+def save_network(path: Path, model: nn.Module, network: dict[str, Any], num_classes: int,
+                 clip_shape: tuple[int, ...], batchnorm: bool) -> None:
+    """A checkpoint that rebuilds itself: weights plus the network config, classes and clip shape."""
+    torch.save({"state_dict": model.state_dict(), "network": network, "num_classes": num_classes,
+                "clip_shape": list(clip_shape), "batchnorm": batchnorm}, path)
+
+
+def load_network(path: Path) -> nn.Module:
+    saved = torch.load(path, map_location="cpu", weights_only=True)
+    model = build_network(NetworkConfig.from_dict(saved["network"]), saved["num_classes"],
+                          tuple(saved["clip_shape"]), batchnorm=saved["batchnorm"])
+    model.load_state_dict(saved["state_dict"])
+    return model
+
+
+__all__ = ["NetworkConfig", "ConvNet3D", "build_network", "count_parameters", "model_input", "save_network",
+           "load_network"]
