@@ -1,8 +1,8 @@
 """`python -m tsgf <stage> ...`: one command per workflow stage; each Snakemake rule calls one of them.
 
 Stages, in data-flow order: prepare -> train-teacher -> random-real / distill (shards) -> merge-distilled ->
-evaluate -> aggregate -> tables / figures. Parameters arrive as one JSON object (`--params`, text or @file), already validated by the
-workflow; each stage writes what it used into its outputs.
+evaluate -> aggregate -> tables / figures. Parameters arrive as one JSON object (`--params`, text or @file),
+already validated by the workflow; each stage writes what it used into its outputs.
 """
 
 from __future__ import annotations
@@ -195,7 +195,8 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         config, set_meta = TrainConfig.from_dict(params["train"]), training_set.meta
     augment = None
     if args.augmentation == "tsgf_a":
-        saliency, tsgf_a = SaliencyConfig.from_dict(params["saliency"]), SaliencyAugmentConfig.from_dict(params["tsgf_a"])
+        saliency = SaliencyConfig.from_dict(params["saliency"])
+        tsgf_a = SaliencyAugmentConfig.from_dict(params["tsgf_a"])
 
         def augment(clips: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
             return saliency_guided_augment(clips, spatial_saliency_map(clips, saliency), gen, tsgf_a)

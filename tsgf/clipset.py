@@ -134,7 +134,8 @@ def load_clipset(path: str | Path) -> ClipSet:
     return ClipSet(root, clips, manifest, meta)
 
 
-def train_and_holdout(clipset: ClipSet, holdout: str, val_fraction: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def train_and_holdout(clipset: ClipSet, holdout: str, val_fraction: float,
+                      seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Rows to train on and rows to report on.
 
     holdout="test": the train split, and the test split. holdout="val": a per-class `val_fraction` of the train

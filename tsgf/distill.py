@@ -142,7 +142,9 @@ def distill(teacher: nn.Module, init_clips: torch.Tensor, num_classes: int, ipc:
         for group in shard.groups:
             gen = make_generator(seed, index, group)
             members = torch.tensor([local[c * ipc + index] for c in groups[group]])
-            init = init_clips[members] if config.init == "real" else torch.rand(init_clips[members].shape, generator=gen)
+            init = init_clips[members]
+            if config.init == "noise":
+                init = torch.rand(init.shape, generator=gen)
             labels = torch.tensor(groups[group], device=device)
             clips, batch_curve = optimise_batch(teacher, init.to(device), labels, config, gen, mean, std,
                                                 desc=f"distil IPC index {index + 1}/{ipc}, class group {group + 1}")

@@ -50,9 +50,10 @@ def plot_accuracy_vs_ipc(runs: pd.DataFrame, out_png: str | Path) -> Path:
         for label, offset in zip(labels, offsets):
             mine = per_ipc[per_ipc["label"] == label]
             x = mine["ipc"].to_numpy(dtype=float) * 2.0**offset
-            handles += [ax.errorbar(x, mine["accuracy_mean"], yerr=mine["accuracy_std"], capsize=3, linewidth=1.8, label=label,
-                        color=METHOD_COLOURS[mine["method"].iloc[0]], linestyle="-" if label in HEADLINE else ":",
-                        marker="s" if mine["augmentation"].iloc[0] == "tsgf_a" else "o")]
+            handles += [ax.errorbar(x, mine["accuracy_mean"], yerr=mine["accuracy_std"], capsize=3, linewidth=1.8,
+                                    label=label, color=METHOD_COLOURS[mine["method"].iloc[0]],
+                                    linestyle="-" if label in HEADLINE else ":",
+                                    marker="s" if mine["augmentation"].iloc[0] == "tsgf_a" else "o")]
         for label, row in cells[cells["ipc"].isna()].set_index("label").iterrows():
             handles.append(ax.axhline(row["accuracy_mean"], color="black", linestyle="--", linewidth=1.2,
                                       label=f"{label} ({row['accuracy_mean']:.1f}%)"))
