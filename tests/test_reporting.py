@@ -12,7 +12,7 @@ import pytest
 from tsgf.clipset import load_clipset, write_clipset
 from tsgf.figures import plot_accuracy_vs_ipc, plot_distilled_clips, plot_motion_classes
 from tsgf.saliency import SaliencyConfig
-from tsgf.tables import (ablation_table, format_mean_std, human_bytes, load_runs, main_table, method_label,
+from tsgf.tables import (MISSING, ablation_table, cited_results, format_mean_std, human_bytes, load_runs, main_table, method_label,
                          motion_class_table, summarise, write_all_tables, write_table)
 
 CLASSES = [f"class_{i}" for i in range(4)]  # chance = 25 %
@@ -83,8 +83,9 @@ def test_main_table_values_order_storage(runs: pd.DataFrame) -> None:
     table = main_table(runs)
     frame = table.frame.set_index("Method")
     assert list(frame.index) == ["Random real", "SRe2L", "TSGF", "Random real + TSGF_A", "SRe2L + TSGF_A",
-                                 "TSGF_O only", "Full data"]
-    assert list(frame.columns) == ["IPC 1", "Storage IPC 1", "IPC 10", "Storage IPC 10"]
+                                 "TSGF_O only", "Full data", "Teacher (full data, BatchNorm)"]
+    assert list(frame.columns) == ["Source", "IPC 1", "Storage IPC 1", "IPC 10", "Storage IPC 10"]
+    assert (frame["Source"] == "measured").all()  # no published numbers for this dataset
     assert frame.loc["Random real", "IPC 1"] == "20.0 ± 10.0"
     assert frame.loc["TSGF", "IPC 10"] == "65.0 ± 10.0"
     assert frame.loc["SRe2L + TSGF_A", "IPC 1"] == "35.0 ± 10.0"
@@ -93,8 +94,23 @@ def test_main_table_values_order_storage(runs: pd.DataFrame) -> None:
     assert frame.loc["Full data", "IPC 1"] == frame.loc["Full data", "IPC 10"] == "91.0 ± 1.0"
     assert frame.loc["Full data", "Storage IPC 1"] == "122.8 MB"
     assert "Chance level: 25.0%" in table.caption
-    assert "Teacher accuracy: 80.0 ± 0.0%" in table.caption
+    assert frame.loc["Teacher (full data, BatchNorm)", "IPC 10"] == "80.0 ± 0.0"
     assert "repeated in every IPC column" in table.caption
+
+
+def test_main_table_lists_cited_numbers_apart_from_measured_ones(runs: pd.DataFrame) -> None:
+    table = main_table(runs.assign(dataset="miniucf"))
+    frame = table.frame
+    cited = frame[frame["Source"].str.startswith("cited: ")]
+    measured = frame[frame["Source"] == "measured"]
+    assert len(cited) == len(cited_results("miniucf")) > 0 and len(measured) == 8
+    assert cited.index.min() > measured.index.max()  # never interleaved
+    assert all(name.endswith(" (cited)") for name in cited["Method"])
+    mtt = cited.set_index("Method").loc["MTT (cited)"]
+    assert list(mtt["IPC 1"]) == ["14.4", MISSING] and list(mtt["IPC 10"]) == [MISSING, MISSING]
+    full = cited.set_index("Method").loc["Full data (ConvNet3D) (cited)"]
+    assert full["IPC 1"] == full["IPC 10"] == "56.2 ± 1.2" and full["Storage IPC 1"] == MISSING
+    assert "(cited) are published numbers" in table.caption
 
 
 def test_ablation_table_is_the_2x2_grid(runs: pd.DataFrame) -> None:
@@ -135,7 +151,7 @@ def test_write_all_tables(runs_csv: Path, tmp_path: Path) -> None:
                                           for e in ("csv", "md", "tex")}
     assert all(p.stat().st_size > 0 for p in paths)
     main = pd.read_csv(tmp_path / "tables" / "main.csv")
-    assert main.iloc[-1]["Method"] == "Full data"
+    assert main.iloc[-2]["Method"] == "Full data"
     assert "TSGF\\_A" in (tmp_path / "tables" / "main.tex").read_text()
     assert len(pd.read_csv(tmp_path / "tables" / "all_cells.csv")) == 13
 

@@ -55,3 +55,14 @@ def test_divergence_stops_with_the_epoch():
     model = build_network(SMALL, 2, (4, 3, 16, 16))
     with pytest.raises(NonFiniteLossError, match=r"epoch \d+, step \d+: the loss became"):
         train_classifier(model, separable_source(), TrainConfig(epochs=30, lr=1e12, batch_size=4), 0, CPU, 4)
+
+
+def test_batch_zscore_standardises_the_whole_batch_and_is_off_by_default():
+    from tsgf.models import model_input
+
+    clips = torch.rand(4, 6, 3, 8, 8) * 0.5 + 0.3
+    mean, std = torch.tensor([0.485, 0.456, 0.406]), torch.tensor([0.229, 0.224, 0.225])
+    plain, scored = model_input(clips, mean, std), model_input(clips, mean, std, batch_zscore=True)
+    assert abs(float(plain.mean())) > 0.1
+    assert abs(float(scored.mean())) < 1e-5 and abs(float(scored.std()) - 1) < 1e-5
+    assert torch.allclose(scored, (plain - plain.mean()) / plain.std())

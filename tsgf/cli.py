@@ -57,12 +57,26 @@ def _split_source(data: ClipSet, rows: np.ndarray) -> ClipSource:
 
 def cmd_prepare(args: argparse.Namespace) -> None:
     params = _json_arg(args.params)
-    if params["name"] == "motion":
+    if params["layout"] == "motion":
         from tsgf.datasets.motion import generate_motion_dataset
 
         meta = generate_motion_dataset(params["motion"], args.out)
     else:
-        raise TSGFError(f"dataset {params['name']!r} has no preparation stage")
+        from tsgf.datasets.layouts import build_index, expected_num_classes
+        from tsgf.datasets.prepare import prepare_video_dataset
+        from tsgf.datasets.video import ClipSpec
+
+        index = build_index(params)
+        if len(index.classes) != expected_num_classes(params):
+            raise TSGFError(f"dataset.root {params['root']}: found {len(index.classes)} classes, but layout "
+                            f"'{params['layout']}' with dataset.classes {params['classes']!r} should give "
+                            f"{expected_num_classes(params)}; list the classes you have in dataset.classes")
+        counts = index.counts()
+        log.info("%s: %d classes, %d train and %d test clips listed", params["root"], len(index.classes),
+                 counts["train"], counts["test"])
+        recipe = {"reader": "tsgf.datasets", "version": 1, "params": params}
+        meta = prepare_video_dataset(index, ClipSpec.from_dict(params["clip"]), args.out, recipe, args.threads,
+                                     params["normalisation"])
     meta = update_meta(args.out, dataset=params["name"])
     log.info("prepared %d clips of shape %s in %s (sha256 %s)", meta["num_clips"], meta["clip_shape"], args.out,
              meta["sha256"][:12])
@@ -82,7 +96,7 @@ def cmd_train_teacher(args: argparse.Namespace) -> None:
                              data.clip_shape[0], desc="teacher")
     seconds = time.perf_counter() - start
     result = evaluate_classifier(teacher, _split_source(data, holdout_rows), data.num_classes, config.test_passes,
-                                 config.batch_size, params["seed"], device, data.clip_shape[0])
+                                 config.batch_size, params["seed"], device, data.clip_shape[0], config.batch_zscore)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     save_network(out / "model.pt", teacher.cpu(), params["network"], data.num_classes, data.clip_shape, True)
@@ -207,7 +221,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     start = time.perf_counter()
     curve = train_classifier(student, train, config, args.seed, device, frames, augment, desc=f"student {args.method}")
     result = evaluate_classifier(student, _split_source(data, holdout_rows), data.num_classes, config.test_passes,
-                                 config.batch_size, args.seed, device, frames)
+                                 config.batch_size, args.seed, device, frames, config.batch_zscore)
     seconds = time.perf_counter() - start
     motion_only = set(data.meta["motion_only_classes"])
     per_class = dict(zip(data.classes, result["per_class_accuracy"]))
@@ -289,6 +303,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = stage("prepare", cmd_prepare, "generate or convert a dataset into a prepared clip set")
     sub.add_argument("--params", required=True, help="the `dataset` config section as JSON (or @file)")
     sub.add_argument("--out", required=True, type=Path)
+    sub.add_argument("--threads", type=int, default=1, help="videos decoded in parallel")
 
     sub = stage("train-teacher", cmd_train_teacher, "train the BatchNorm teacher on the full train split", True)
     sub.add_argument("--data", required=True, type=Path)

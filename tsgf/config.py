@@ -17,6 +17,8 @@ from typing import Any
 import jsonschema
 import yaml
 
+from tsgf.datasets import clip_frames
+from tsgf.datasets.layouts import EXPECTED_LAYOUT
 from tsgf.errors import ConfigError
 
 METHODS = ("random_real", "sre2l", "tsgf")
@@ -78,24 +80,28 @@ def _describe(error: jsonschema.ValidationError, source: str) -> str:
 def _check_relations(config: dict[str, Any], source: str) -> list[str]:
     """Checks JSON Schema cannot express: values that must agree with each other."""
     problems = []
-    frames = config["dataset"]["motion"]["frames"]
+    dataset = config["dataset"]
+    frames = clip_frames(dataset)
     window = config["saliency"]["window"]
     if window >= frames:
         problems.append(f"{source}: config key 'saliency.window' (k = {window}) must be smaller than the clip "
-                        f"length dataset.motion.frames = {frames}")
+                        f"length ({frames} frames)")
     for role in ("student", "teacher"):
         network = config[role]["network"]
         if len(network["spatial_strides"]) != network["depth"]:
             problems.append(f"{source}: config key '{role}.network.spatial_strides' has "
                             f"{len(network['spatial_strides'])} entries but '{role}.network.depth' is "
                             f"{network['depth']}: give one stride per block")
-    train_per_class = config["dataset"]["motion"]["train_per_class"]
-    if config["holdout"] == "val":
-        train_per_class -= max(1, round(config["val_fraction"] * train_per_class))
-    for ipc in config["experiment"]["ipcs"]:
-        if ipc > train_per_class:
-            problems.append(f"{source}: config key 'experiment.ipcs' holds {ipc}, more than the {train_per_class} "
-                            f"training clips per class: lower it or generate more clips")
+    if dataset["layout"] == "motion":
+        train_per_class = dataset["motion"]["train_per_class"]
+        if config["holdout"] == "val":
+            train_per_class -= max(1, round(config["val_fraction"] * train_per_class))
+        for ipc in config["experiment"]["ipcs"]:
+            if ipc > train_per_class:
+                problems.append(f"{source}: config key 'experiment.ipcs' holds {ipc}, more than the "
+                                f"{train_per_class} training clips per class: lower it or generate more clips")
+    else:
+        problems += _check_real_dataset(dataset, source)
     for key in ("crop_scale", "erase_area"):
         pair = config["evaluation"]["tsgf_a"][key]
         if pair[0] > pair[1]:
@@ -103,6 +109,21 @@ def _check_relations(config: dict[str, Any], source: str) -> list[str]:
     crop = config["distill"]["augment"]["crop_scale"]
     if crop[0] > crop[1]:
         problems.append(f"{source}: config key 'distill.augment.crop_scale' must be [low, high], got {crop}")
+    return problems
+
+
+def _check_real_dataset(dataset: dict[str, Any], source: str) -> list[str]:
+    layout, problems = dataset["layout"], []
+    if not dataset["root"]:
+        problems.append(f"{source}: config key 'dataset.root' is required for dataset.layout '{layout}': set it to "
+                        f"the folder holding {EXPECTED_LAYOUT[layout]}")
+    if dataset["classes"] == "miniucf" and layout != "ucf101":
+        problems.append(f"{source}: config key 'dataset.classes' is 'miniucf', a subset of UCF101, but "
+                        f"dataset.layout is '{layout}': use layout ucf101 or another class list")
+    clip = dataset["clip"]
+    if clip["crop"] is not None and clip["crop"] > min(clip["resize"]):
+        problems.append(f"{source}: config key 'dataset.clip.crop' ({clip['crop']}) is larger than the resized "
+                        f"frame dataset.clip.resize = {clip['resize']}")
     return problems
 
 

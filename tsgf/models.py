@@ -88,10 +88,17 @@ def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def model_input(clips: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
-    """Clips (N, T, C, H, W) with pixels in [0, 1] -> normalised network input (N, C, T, H, W); differentiable."""
+def model_input(clips: torch.Tensor, mean: torch.Tensor, std: torch.Tensor, batch_zscore: bool = False
+                ) -> torch.Tensor:
+    """Clips (N, T, C, H, W) with pixels in [0, 1] -> normalised network input (N, C, T, H, W); differentiable.
+
+    `batch_zscore` then standardises the whole batch by its own scalar mean and std, as the benchmark's student
+    code does at train and test time (a protocol switch, off by default)."""
     shape = (1, 1, -1, 1, 1)
-    return ((clips - mean.view(shape)) / std.view(shape)).permute(0, 2, 1, 3, 4)
+    normalised = ((clips - mean.view(shape)) / std.view(shape)).permute(0, 2, 1, 3, 4)
+    if batch_zscore:
+        normalised = (normalised - normalised.mean()) / normalised.std().clamp_min(1e-6)
+    return normalised
 
 
 def save_network(path: Path, model: nn.Module, network: dict[str, Any], num_classes: int,

@@ -157,8 +157,35 @@ def _present_labels(cells: pd.DataFrame) -> list[str]:
     return [label for label in LABEL_ORDER if (cells["label"] == label).any()]
 
 
+CITED_RESULTS = Path(__file__).parent / "data" / "cited_results.csv"
+SOURCE_MEASURED = "measured"
+
+
+def cited_results(dataset: str) -> pd.DataFrame:
+    """Published numbers for `dataset` (tsgf/data/cited_results.csv): method, ipc (empty for full data), the
+    accuracy exactly as published (text: a value, a mean ± std, a range or a claimed gain) and its source."""
+    cited = pd.read_csv(CITED_RESULTS, keep_default_na=False, dtype=str)
+    return cited[cited["dataset"] == dataset].reset_index(drop=True)
+
+
+def _cited_frame(dataset: str, columns: list[str]) -> pd.DataFrame:
+    """Cited rows in the main table's columns: the value under its IPC (every IPC for full data), marked cited."""
+    rows = []
+    for entry in cited_results(dataset).itertuples(index=False):
+        row = {column: MISSING for column in columns}
+        row["Method"], row["Source"] = f"{entry.method} (cited)", f"cited: {entry.source}"
+        for column in columns:
+            if column.startswith("IPC ") and (not entry.ipc or column == f"IPC {entry.ipc}"):
+                row[column] = entry.accuracy
+            if column == "Full data" and not entry.ipc:
+                row[column] = entry.accuracy
+        rows.append(row)
+    return pd.DataFrame(rows, columns=columns)
+
+
 def main_table(runs: pd.DataFrame) -> Table:
-    """Accuracy and storage per IPC, rows Random real, SRe2L, TSGF, the other evaluated cells, Full data."""
+    """Accuracy and storage per IPC: rows Random real, SRe2L, TSGF, the other evaluated cells, Full data and the
+    teacher (measured), then the published numbers for this dataset, each marked cited with its source."""
     cells = summarise(runs)
 
     def render(cell: pd.Series | None, k: int | None) -> dict[str, str]:
@@ -166,6 +193,7 @@ def main_table(runs: pd.DataFrame) -> Table:
         return {_ipc_name(k): _cell_text(cell, "accuracy"), f"Storage {_ipc_name(k)}": storage}
 
     frame = _per_label_ipc(cells, _present_labels(cells), render)
+    frame.insert(1, "Source", SOURCE_MEASURED)
     caption = _scope_sentence(runs, cells, "Top-1 accuracy")
     caption += " Storage is the size of the training clips (1 KB = 1000 B)." + _full_data_note(cells)
     chance = chance_level(runs)
@@ -174,7 +202,19 @@ def main_table(runs: pd.DataFrame) -> Table:
     teacher = runs.dropna(subset=["teacher_accuracy"]).groupby("seed")["teacher_accuracy"].mean() * 100
     if len(teacher):
         std = teacher.std(ddof=1) if len(teacher) > 1 else 0.0
-        caption += f" Teacher accuracy: {format_mean_std(teacher.mean(), std)}%."
+        row = {column: MISSING for column in frame.columns}
+        row.update({"Method": "Teacher (full data, BatchNorm)", "Source": SOURCE_MEASURED})
+        row.update({c: format_mean_std(teacher.mean(), std) for c in frame.columns if not c.startswith(("Storage",
+                                                                                                     "Method",
+                                                                                                     "Source"))})
+        frame = pd.concat([frame, pd.DataFrame([row])], ignore_index=True)
+        caption += " The teacher (the network distillation matches) is trained on the full training set."
+    dataset = scope_of(runs)[0]
+    cited = _cited_frame(dataset, list(frame.columns))
+    if len(cited):
+        frame = pd.concat([frame, cited], ignore_index=True)
+        caption += (" Rows marked (cited) are published numbers of other work, copied with their source, not "
+                    "measured here; their protocols may differ from this run's.")
     return Table(frame, caption)
 
 
@@ -284,6 +324,6 @@ def write_all_tables(runs_csv: Path, out_dir: Path, holdout: str | None = None) 
     return written
 
 
-__all__ = ["MISSING", "LABEL_ORDER", "Table", "method_label", "format_mean_std", "human_bytes", "load_runs",
+__all__ = ["MISSING", "LABEL_ORDER", "CITED_RESULTS", "cited_results", "Table", "method_label", "format_mean_std", "human_bytes", "load_runs",
            "summarise", "chance_level", "scope_of", "main_table", "ablation_table", "motion_class_table", "write_table",
            "write_all_tables"]

@@ -35,6 +35,7 @@ class TrainConfig:
     lr_gamma: float = 0.1
     batch_size: int = 256
     test_passes: int = 3
+    batch_zscore: bool = False  # the benchmark's per-batch standardisation, at train and test time
 
     @classmethod
     def from_dict(cls, params: dict[str, Any]) -> "TrainConfig":
@@ -96,7 +97,7 @@ def train_classifier(model: nn.Module, data: ClipSource, config: TrainConfig, se
             if augment is not None:
                 clips = augment(clips, gen)
             clips, labels = clips.to(device), labels.to(device)
-            logits = model(model_input(clips, mean, std))
+            logits = model(model_input(clips, mean, std, config.batch_zscore))
             loss = F.cross_entropy(logits, labels)
             check_finite(loss, f"{desc}, epoch {epoch + 1}, step {start // config.batch_size + 1}")
             optimiser.zero_grad(set_to_none=True)
@@ -112,7 +113,7 @@ def train_classifier(model: nn.Module, data: ClipSource, config: TrainConfig, se
 
 @torch.no_grad()
 def evaluate_classifier(model: nn.Module, data: ClipSource, num_classes: int, passes: int, batch_size: int,
-                        seed: int, device: torch.device, frames: int) -> dict[str, Any]:
+                        seed: int, device: torch.device, frames: int, batch_zscore: bool = False) -> dict[str, Any]:
     """Accuracy and per-class accuracy, averaged over `passes` (one pass when clips have no temporal slack)."""
     model.to(device).eval()
     if data.clips.shape[1] <= frames:
@@ -125,7 +126,7 @@ def evaluate_classifier(model: nn.Module, data: ClipSource, num_classes: int, pa
             positions = np.arange(start, min(start + batch_size, len(data.rows)))
             clips, labels = data.read(positions)
             clips = temporal_window(clips, frames, gen if passes > 1 else None).to(device)
-            predicted = model(model_input(clips, mean, std)).argmax(1).cpu()
+            predicted = model(model_input(clips, mean, std, batch_zscore)).argmax(1).cpu()
             per_pass_hits[p, positions] = (predicted == labels).numpy()
     hits = per_pass_hits.mean(axis=0)
     per_class = [float(hits[data.labels == c].mean()) if (data.labels == c).any() else float("nan")

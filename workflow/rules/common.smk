@@ -5,7 +5,9 @@ from pathlib import Path
 
 import tsgf
 from tsgf.config import DISTILLED_METHODS, stage_hash, validate_config
-from tsgf.errors import ConfigError
+from tsgf.datasets import dataset_params
+from tsgf.datasets.layouts import expected_num_classes
+from tsgf.errors import ConfigError, TSGFError
 from tsgf.sharding import shard_plan
 
 try:
@@ -37,7 +39,8 @@ def clipset_files(directory):
 
 
 # raw -> prepared clips
-PREPARED = f"{RESULTS}/prepared-{stage_hash(C['dataset'])}"
+DATASET_PARAMS = dataset_params(C["dataset"])
+PREPARED = f"{RESULTS}/prepared-{stage_hash(DATASET_PARAMS)}"
 
 # prepared clips -> teacher
 TEACHER_PARAMS = {**C["teacher"], **SPLIT}
@@ -62,7 +65,10 @@ def set_dir(set_name, ipc, seed):
     return f"{RESULTS}/sets/{set_name}/ipc{ipc}/seed{seed}"
 
 
-NUM_CLASSES = len(C["dataset"]["motion"]["classes"])
+try:  # known before preparation (the shard plan needs it); a folder dataset counts its class folders
+    NUM_CLASSES = expected_num_classes(C["dataset"])
+except TSGFError as error:
+    raise WorkflowError(str(error)) from None
 
 
 def distill_shards(wildcards):
