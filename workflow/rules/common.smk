@@ -1,5 +1,6 @@
 # Config validation and parameter addressing. Every output directory carries a hash of the parameters (and
 # upstream outputs) that made it, so changing a knob reruns only what depends on it and keeps the old results.
+import functools
 import json
 from pathlib import Path
 
@@ -30,22 +31,28 @@ PACKAGE = Path(tsgf.__file__).parent
 PRECISION = {} if C["precision"] == "fp32" else {"precision": C["precision"]}
 
 
-def _gpus_per_job():
+@functools.cache
+def _this_machine_has_a_gpu():
+    import torch  # only here: planning a run must not pay for importing torch otherwise
+
+    return torch.cuda.is_available()
+
+
+def _gpus_per_job(wildcards):
     """GPUs a teacher, distillation or evaluation job asks for: none when it will run on the CPU (device "cpu",
     or "auto" in a local run on a machine without a GPU, where the default profile's one-GPU limit would
-    otherwise serialise CPU jobs); one otherwise, so that cluster jobs with "auto" land on GPU nodes."""
+    otherwise serialise CPU jobs); one otherwise, so that cluster jobs with "auto" land on GPU nodes. Evaluated
+    per job, when Snakemake knows whether it runs jobs itself or submits them."""
     if C["device"] == "cpu":
         return 0
     if C["device"] == "auto" and workflow.local_exec:
-        import torch
-
-        return int(torch.cuda.is_available())
+        return int(_this_machine_has_a_gpu())
     return 1
 
 
 # what every GPU rule's `resources:` holds; neither is a rerun trigger, and a checkpoint interval never changes
 # results, so it travels here rather than in params (changing it reruns nothing)
-GPU_JOB = {"gpu": _gpus_per_job(), "checkpoint_seconds": C["checkpoint_seconds"]}
+GPU_JOB = {"gpu": _gpus_per_job, "checkpoint_seconds": C["checkpoint_seconds"]}
 COMPUTE_FLAGS = "--threads {threads} --device {params.device} --precision {params.precision}" \
                 " --checkpoint-every {resources.checkpoint_seconds}"
 
