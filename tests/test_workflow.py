@@ -106,3 +106,32 @@ def test_a_saliency_knob_reruns_tsgf_but_not_sre2l(finished_run, tmp_path):
     # TSGF's students (both augmentations) and the TSGF_A students of the other sets
     assert jobs["evaluate_set"] == 2 * 2 * 2 + 2 * 2 * 2
     assert "train_teacher" not in jobs and "prepare_dataset" not in jobs
+
+
+def test_bf16_gets_its_own_addresses_from_the_teacher_on(finished_run, tmp_path):
+    change = tmp_path / "bf16.yaml"
+    change.write_text("precision: bf16\n")
+    jobs = planned_jobs(snakemake(finished_run, "-n", configs=(TEST_CONFIG, change)).stdout)
+    assert jobs["train_teacher"] == 1 and jobs["distill"] == 12 and jobs["evaluate_full_data"] == 2
+    assert "prepare_dataset" not in jobs and "random_real" not in jobs  # they never run a network
+
+
+def test_execution_knobs_rerun_nothing(finished_run, tmp_path):
+    change = tmp_path / "execution.yaml"
+    change.write_text("checkpoint_seconds: 5\n")
+    run = snakemake(finished_run, "-n", configs=(TEST_CONFIG, change))
+    assert run.returncode == 0 and "Nothing to be done" in run.stdout + run.stderr
+
+
+def test_the_default_profile_is_found_and_network_jobs_ask_for_a_gpu(finished_run):
+    """Run from the repository root, Snakemake finds profiles/default by itself; asked for a GPU, every network
+    job requests one (the profile's gpu limit then admits one at a time)."""
+    run = subprocess.run([sys.executable, "-m", "snakemake", "--directory", str(finished_run), "--cores", "2",
+                          "--configfile", str(TEST_CONFIG), "--config", "device=cuda", "-n", "--forceall"],
+                         capture_output=True, text=True, timeout=300, cwd=REPO)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "Using workflow specific profile profiles/default" in run.stdout + run.stderr
+    requests = re.findall(r"rule (\w+):(?:(?!\nrule ).)*?resources: ([^\n]*)", run.stdout, re.DOTALL)
+    gpu = {rule: "gpu=1" in resources for rule, resources in requests}
+    assert gpu["train_teacher"] and gpu["distill"] and gpu["evaluate_set"] and gpu["evaluate_full_data"]
+    assert not gpu["prepare_dataset"]

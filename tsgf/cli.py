@@ -11,7 +11,6 @@ import argparse
 import json
 import logging
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ import torch
 from tsgf import runtime
 from tsgf.augment import SaliencyAugmentConfig, saliency_guided_augment
 from tsgf.baselines import select_random_real
+from tsgf.checkpoint import Checkpoint
 from tsgf.clipset import ClipSet, load_clipset, train_and_holdout, update_meta, write_clipset
 from tsgf.errors import TSGFError
 from tsgf.models import NetworkConfig, build_network, count_parameters, load_network, save_network
@@ -50,6 +50,21 @@ def _normalisation(data: ClipSet) -> tuple[torch.Tensor, torch.Tensor]:
 
 def _split_source(data: ClipSet, rows: np.ndarray) -> ClipSource:
     return ClipSource(data.clips, rows, data.labels(rows), *_normalisation(data))
+
+
+def _start(args: argparse.Namespace, seed: int) -> torch.device:
+    """Device, threads and seeds of a compute stage."""
+    device = runtime.select_device(args.device)
+    runtime.configure(args.threads, seed, device)
+    return device
+
+
+def _checkpoint(args: argparse.Namespace, device: torch.device) -> Checkpoint:
+    """The stage's snapshots (off without --checkpoint), keyed by everything that decides its bits: the command
+    line minus where it writes and how often, plus the device actually used."""
+    key = {name: str(value) for name, value in sorted(vars(args).items())
+           if name not in ("handler", "checkpoint", "checkpoint_every", "log_level")}
+    return Checkpoint(args.checkpoint, args.checkpoint_every, {**key, "resolved_device": str(device)})
 
 
 # ---------------------------------------------------------------------------------------------------- stages
@@ -84,19 +99,19 @@ def cmd_prepare(args: argparse.Namespace) -> None:
 
 def cmd_train_teacher(args: argparse.Namespace) -> None:
     params = _json_arg(args.params)
-    runtime.configure(args.threads, params["seed"])
-    device = runtime.select_device(args.device)
+    device = _start(args, params["seed"])
+    checkpoint = _checkpoint(args, device)
     data = load_clipset(args.data)
     train_rows, holdout_rows = train_and_holdout(data, params["holdout"], params["val_fraction"])
     teacher = build_network(NetworkConfig.from_dict(params["network"]), data.num_classes, data.clip_shape,
                             batchnorm=True)
     config = TrainConfig.from_dict(params["train"])
-    start = time.perf_counter()
     curve = train_classifier(teacher, _split_source(data, train_rows), config, params["seed"], device,
-                             data.clip_shape[0], desc="teacher")
-    seconds = time.perf_counter() - start
+                             data.clip_shape[0], desc="teacher", precision=args.precision, checkpoint=checkpoint)
+    seconds = checkpoint.elapsed_seconds()
     result = evaluate_classifier(teacher, _split_source(data, holdout_rows), data.num_classes, config.test_passes,
-                                 config.batch_size, params["seed"], device, data.clip_shape[0], config.batch_zscore)
+                                 config.batch_size, params["seed"], device, data.clip_shape[0], args.precision,
+                                 config.batch_zscore)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     save_network(out / "model.pt", teacher.cpu(), params["network"], data.num_classes, data.clip_shape, True)
@@ -105,7 +120,8 @@ def cmd_train_teacher(args: argparse.Namespace) -> None:
         **result, "holdout": params["holdout"], "chance": 1 / data.num_classes, "train_seconds": seconds,
         "parameters": count_parameters(teacher), "final_train_accuracy": curve[-1]["train_accuracy"],
         "peak_rss_mb": runtime.peak_rss_mb(), "peak_gpu_mb": runtime.peak_gpu_mb(device),
-        "classes": data.classes, "params": params})
+        "classes": data.classes, "device": str(device), "precision": args.precision, "params": params})
+    checkpoint.remove()
     log.info("teacher: %s accuracy %.3f (chance %.3f) after %.0f s", params["holdout"], result["accuracy"],
              1 / data.num_classes, seconds)
 
@@ -151,8 +167,8 @@ def cmd_distill(args: argparse.Namespace) -> None:
     from tsgf.distill import DistillConfig, distill
 
     params = _json_arg(args.params)
-    runtime.configure(args.threads, args.seed)
-    device = runtime.select_device(args.device)
+    device = _start(args, args.seed)
+    checkpoint = _checkpoint(args, device)
     data = load_clipset(args.data)
     config = DistillConfig.from_dict(params)
     shard = _shard_of(params, data.num_classes, args.ipc, args.shard)
@@ -161,11 +177,12 @@ def cmd_distill(args: argparse.Namespace) -> None:
     init = torch.from_numpy(np.asarray(data.clips[rows])).float() / 255.0
     teacher = load_network(Path(args.teacher) / "model.pt")
     result = distill(teacher, init, data.num_classes, args.ipc, config, args.seed, device, *_normalisation(data),
-                     shard)
+                     shard, args.precision, checkpoint)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     np.savez(args.out, positions=result.positions, clips=result.clips, saliency=result.saliency,
              curve=np.array(json.dumps(result.curve)), seconds=result.seconds, peak_rss_mb=runtime.peak_rss_mb(),
              peak_gpu_mb=np.nan if device.type != "cuda" else runtime.peak_gpu_mb(device), device=str(device))
+    checkpoint.remove()
     log.info("distilled shard %d (%d clips) in %.0f s; final loss %.4f", args.shard, len(positions),
              result.seconds, result.curve[-1]["loss"])
 
@@ -196,8 +213,8 @@ def cmd_merge_distilled(args: argparse.Namespace) -> None:
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
     params = _json_arg(args.params)
-    runtime.configure(args.threads, args.seed)
-    device = runtime.select_device(args.device)
+    device = _start(args, args.seed)
+    checkpoint = _checkpoint(args, device)
     data = load_clipset(args.data)
     train_rows, holdout_rows = train_and_holdout(data, params["holdout"], params["val_fraction"])
     if args.full_data:
@@ -218,11 +235,11 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     torch.manual_seed(args.seed)  # student initialisation
     frames = data.clip_shape[0]
     student = build_network(NetworkConfig.from_dict(params["network"]), data.num_classes, data.clip_shape)
-    start = time.perf_counter()
-    curve = train_classifier(student, train, config, args.seed, device, frames, augment, desc=f"student {args.method}")
+    curve = train_classifier(student, train, config, args.seed, device, frames, augment, desc=f"student {args.method}",
+                             precision=args.precision, checkpoint=checkpoint)
     result = evaluate_classifier(student, _split_source(data, holdout_rows), data.num_classes, config.test_passes,
-                                 config.batch_size, args.seed, device, frames, config.batch_zscore)
-    seconds = time.perf_counter() - start
+                                 config.batch_size, args.seed, device, frames, args.precision, config.batch_zscore)
+    seconds = checkpoint.elapsed_seconds()
     motion_only = set(data.meta["motion_only_classes"])
     per_class = dict(zip(data.classes, result["per_class_accuracy"]))
     motion = [a for c, a in per_class.items() if c in motion_only]
@@ -240,7 +257,9 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         "distill_seconds": set_meta.get("wall_seconds", 0.0), "distill_peak_rss_mb": set_meta.get("peak_rss_mb"),
         "eval_seconds": seconds, "eval_peak_rss_mb": runtime.peak_rss_mb(), "test_passes": result["test_passes"],
         "final_train_loss": curve[-1]["loss"], "final_train_accuracy": curve[-1]["train_accuracy"],
-        "train_set": None if args.full_data else str(args.train_set), "params": params})
+        "train_set": None if args.full_data else str(args.train_set), "device": str(device),
+        "precision": args.precision, "params": params})
+    checkpoint.remove()
     log.info("student on %s (%s): %s accuracy %.3f in %.0f s", args.method, args.augmentation, params["holdout"],
              result["accuracy"], seconds)
 
@@ -298,6 +317,12 @@ def build_parser() -> argparse.ArgumentParser:
         if compute:
             sub.add_argument("--threads", type=int, default=1, help="torch CPU threads")
             sub.add_argument("--device", default="auto", help="auto (GPU if visible, else CPU), cpu or cuda[:N]")
+            sub.add_argument("--precision", default="fp32", choices=runtime.PRECISIONS,
+                             help="bf16: autocast network forward passes on CUDA (no effect on CPU)")
+            sub.add_argument("--checkpoint", type=Path,
+                             help="snapshot file: resume from it if it exists, delete it when done (default: off)")
+            sub.add_argument("--checkpoint-every", type=float, default=300.0, metavar="SECONDS",
+                             help="least time between snapshots; 0: after every epoch or iteration")
         return sub
 
     sub = stage("prepare", cmd_prepare, "generate or convert a dataset into a prepared clip set")

@@ -16,7 +16,6 @@ filter act. Both are measured.
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,10 +26,11 @@ from torch import nn
 
 from tsgf.augment import random_clip_augment
 from tsgf.bn_matching import BatchNormStatistics, bn_matching_loss
+from tsgf.checkpoint import Checkpoint, disabled
 from tsgf.errors import TSGFError
 from tsgf.models import model_input
+from tsgf.runtime import autocast, place, progress
 from tsgf.runtime import generator as make_generator
-from tsgf.runtime import progress
 from tsgf.saliency import SaliencyConfig, expand_to_clips, temporal_saliency
 from tsgf.sharding import Shard, class_groups, shard_positions
 from tsgf.training import check_finite
@@ -88,19 +88,33 @@ def to_uint8(clips: torch.Tensor) -> np.ndarray:
 
 
 def optimise_batch(teacher: nn.Module, init: torch.Tensor, labels: torch.Tensor, config: DistillConfig,
-                   gen: torch.Generator, mean: torch.Tensor, std: torch.Tensor, desc: str) -> tuple[torch.Tensor, list]:
-    """Optimise one class-diverse batch of clips (N, T, C, H, W) in [0, 1] against the frozen teacher."""
+                   gen: torch.Generator, mean: torch.Tensor, std: torch.Tensor, desc: str, precision: str = "fp32",
+                   checkpoint: Checkpoint | None = None, job_state: dict[str, Any] | None = None,
+                   resume: dict[str, Any] | None = None) -> tuple[torch.Tensor, list]:
+    """Optimise one class-diverse batch of clips (N, T, C, H, W) in [0, 1] against the frozen teacher.
+
+    When `checkpoint` is due after an iteration, it saves `job_state` (the caller's progress over batches) with
+    this batch's state under "batch"; `resume` is such a "batch" state to continue from."""
+    checkpoint = checkpoint or disabled()
     synthetic = init.clone().requires_grad_(True)
     optimiser = torch.optim.Adam([synthetic], lr=config.lr, betas=config.betas)
-    weights = torch.ones(())
-    curve = []
-    for iteration in progress(range(config.iterations), config.iterations, desc):
+    weights = torch.ones((), device=init.device)
+    curve: list[dict[str, float]] = []
+    first_iteration = 0
+    if resume is not None:
+        with torch.no_grad():
+            synthetic.copy_(resume["synthetic"])
+        optimiser.load_state_dict(resume["optimiser"])
+        gen.set_state(resume["generator"])
+        weights, curve, first_iteration = resume["weights"].to(init.device), resume["curve"], resume["iteration"]
+    for iteration in progress(range(first_iteration, config.iterations), config.iterations - first_iteration, desc):
         for group in optimiser.param_groups:  # cosine decay to 0
             group["lr"] = 0.5 * config.lr * (1 + math.cos(math.pi * iteration / config.iterations))
         augmented = random_clip_augment(synthetic, gen, config.crop_scale, config.flip, config.max_roll)
-        with BatchNormStatistics(teacher) as statistics:
-            logits = teacher(model_input(augmented, mean, std))
-        ce = F.cross_entropy(logits, labels)
+        # only the teacher's forward pass may run in bf16: the BN statistics hook and both losses are fp32
+        with BatchNormStatistics(teacher) as statistics, autocast(augmented.device, precision):
+            logits = teacher(place(model_input(augmented, mean, std), augmented.device))
+        ce = F.cross_entropy(logits.float(), labels)
         bn = bn_matching_loss(statistics, config.first_bn_multiplier)
         loss = ce + config.bn_weight * bn
         check_finite(loss, f"{desc}, iteration {iteration + 1}")
@@ -120,26 +134,39 @@ def optimise_batch(teacher: nn.Module, init: torch.Tensor, labels: torch.Tensor,
         if iteration % config.log_every == 0 or iteration == config.iterations - 1:
             curve.append({"iteration": iteration + 1, "loss": loss.item(), "ce": ce.item(), "bn": bn.item(),
                           "mean_weight": float(weights.mean()) if config.tsgf_o else 1.0})
+        if checkpoint.due():
+            batch = {"iteration": iteration + 1, "synthetic": synthetic.detach().cpu(),
+                     "optimiser": optimiser.state_dict(), "generator": gen.get_state(), "weights": weights.cpu(),
+                     "curve": curve}
+            checkpoint.save({**(job_state or {}), "batch": batch},
+                            where=f"{desc}, after iteration {iteration + 1}/{config.iterations}")
     return synthetic.detach(), curve
 
 
 def distill(teacher: nn.Module, init_clips: torch.Tensor, num_classes: int, ipc: int, config: DistillConfig,
-            seed: int, device: torch.device, mean: torch.Tensor, std: torch.Tensor, shard: Shard) -> DistillResult:
+            seed: int, device: torch.device, mean: torch.Tensor, std: torch.Tensor, shard: Shard,
+            precision: str = "fp32", checkpoint: Checkpoint | None = None) -> DistillResult:
     """Run the batches of `shard`. `init_clips` (in [0, 1]) are the real clips at the shard's positions
     (`shard_positions`, ascending) that the synthetic ones start from; they are ignored for init "noise".
-    Each batch (IPC index i, class group g) has its own random stream, so any sharding merges into the same set."""
-    start = time.perf_counter()
-    teacher = teacher.to(device).eval()
+    Each batch (IPC index i, class group g) has its own random stream, so any sharding merges into the same set.
+    With a `checkpoint`, a killed run resumes at the iteration of the batch where its last snapshot was taken."""
+    checkpoint = checkpoint or disabled()
+    teacher = place(teacher, device).eval()
     for parameter in teacher.parameters():
         parameter.requires_grad_(False)
     mean, std = mean.to(device), std.to(device)
     positions = shard_positions(shard, num_classes, ipc, config.classes_per_batch)
     local = {position: k for k, position in enumerate(positions)}
     groups = class_groups(num_classes, config.classes_per_batch)
-    output = torch.empty_like(init_clips)
-    curve = []
+    # what a snapshot needs besides the batch in progress: the finished batches, their clips and curves
+    job_state: dict[str, Any] = {"finished": [], "output": torch.zeros_like(init_clips), "curve": []}
+    in_progress = None
+    if (state := checkpoint.load()) is not None:
+        job_state, in_progress = {k: state[k] for k in job_state}, state["batch"]
     for index in shard.ipc_indices:
         for group in shard.groups:
+            if [index, group] in job_state["finished"]:
+                continue
             gen = make_generator(seed, index, group)
             members = torch.tensor([local[c * ipc + index] for c in groups[group]])
             init = init_clips[members]
@@ -147,16 +174,20 @@ def distill(teacher: nn.Module, init_clips: torch.Tensor, num_classes: int, ipc:
                 init = torch.rand(init.shape, generator=gen)
             labels = torch.tensor(groups[group], device=device)
             clips, batch_curve = optimise_batch(teacher, init.to(device), labels, config, gen, mean, std,
-                                                desc=f"distil IPC index {index + 1}/{ipc}, class group {group + 1}")
-            output[members] = clips.cpu()
-            curve += [{"ipc_index": index, "class_group": group, **row} for row in batch_curve]
-    stored = to_uint8(output)
+                                                desc=f"distil IPC index {index + 1}/{ipc}, class group {group + 1}",
+                                                precision=precision, checkpoint=checkpoint, job_state=job_state,
+                                                resume=in_progress)
+            in_progress = None
+            job_state["output"][members] = clips.cpu()
+            job_state["curve"] += [{"ipc_index": index, "class_group": group, **row} for row in batch_curve]
+            job_state["finished"].append([index, group])
+    stored = to_uint8(job_state["output"])
     if config.tsgf_o:  # the filter's per-frame weights of what is stored, whatever granularity TSGF_O used
         record = SaliencyConfig(**{**config.saliency.__dict__, "granularity": "frame"})
         saliency = temporal_saliency(torch.from_numpy(stored).float() / 255.0, record).numpy()
     else:
         saliency = np.ones(stored.shape[:2], dtype=np.float32)
-    return DistillResult(np.array(positions), stored, curve, saliency, time.perf_counter() - start)
+    return DistillResult(np.array(positions), stored, job_state["curve"], saliency, checkpoint.elapsed_seconds())
 
 
 def merge_shards(results: list[DistillResult], total: int) -> DistillResult:

@@ -15,3 +15,7 @@ class ClipSetError(TSGFError):
 
 class NonFiniteLossError(TSGFError):
     """A loss became NaN or Inf; the message names the stage and the iteration."""
+
+
+class DeviceError(TSGFError):
+    """The requested device or precision cannot be used here; the message names it."""

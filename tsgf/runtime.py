@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import resource
 import sys
 import time
@@ -10,24 +12,73 @@ from collections.abc import Iterable, Iterator
 from typing import TypeVar
 
 import torch
+from torch import nn
 from tqdm import tqdm
+
+from tsgf.errors import DeviceError
 
 log = logging.getLogger("tsgf")
 Item = TypeVar("Item")
+Placeable = TypeVar("Placeable", torch.Tensor, nn.Module)
+PRECISIONS = ("fp32", "bf16")
 
 
 def select_device(requested: str = "auto") -> torch.device:
-    """"auto" takes the first visible GPU (CUDA_VISIBLE_DEVICES decides which) and falls back to the CPU."""
+    """"auto" takes the first visible GPU and falls back to the CPU; "cuda" or "cuda:N" must exist.
+
+    GPU numbers are those CUDA_VISIBLE_DEVICES leaves visible (SLURM sets it per job), so "cuda" is the job's
+    first allocated GPU, never a fixed physical one."""
     if requested == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(requested)
+    if requested == "cpu":
+        return torch.device("cpu")
+    if not requested.startswith("cuda"):
+        raise DeviceError(f"device {requested!r} is not known; use auto, cpu, cuda or cuda:N")
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    where = f" (CUDA_VISIBLE_DEVICES={visible!r})" if visible is not None else ""
+    if not torch.cuda.is_available():
+        raise DeviceError(f"device {requested!r} was requested but no CUDA GPU is visible{where}; "
+                          f"use device 'auto' to fall back to the CPU")
+    device = torch.device(requested)
+    if device.index is not None and device.index >= torch.cuda.device_count():
+        raise DeviceError(f"device {requested!r} was requested but only {torch.cuda.device_count()} GPU(s) "
+                          f"are visible{where}")
+    return device
 
 
-def configure(threads: int, seed: int) -> None:
-    """Fix the thread count and seeds, and ask torch for deterministic kernels: same config, same bits on CPU."""
+def configure(threads: int, seed: int, device: torch.device = torch.device("cpu")) -> None:
+    """Fix the thread count and seeds. On CPU, deterministic kernels: same config, same bits. On CUDA, cuDNN's
+    autotuner picks the fastest convolution for each shape instead (GPU runs are reproducible to rounding only;
+    deterministic cuDNN kernels for 3-D convolutions cost far more than the autotuner gains)."""
     torch.set_num_threads(max(1, threads))
     torch.manual_seed(seed)
-    torch.use_deterministic_algorithms(True, warn_only=True)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+    else:
+        torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
+    """bf16 autocast around network forward passes on CUDA when `precision` is "bf16"; a no-op otherwise.
+
+    Only forward passes run under it: callers compute losses, BatchNorm statistics and saliency in fp32. On CPU
+    it stays off whatever the precision (CPU bf16 is slower than fp32 here and would change CPU results)."""
+    if precision not in PRECISIONS:
+        raise DeviceError(f"precision {precision!r} is not known; use one of {', '.join(PRECISIONS)}")
+    if device.type != "cuda" or precision == "fp32":
+        return contextlib.nullcontext()
+    return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+
+
+def place(item: Placeable, device: torch.device) -> Placeable:
+    """Move a network or a 5-D batch (N, C, T, H, W) to `device`; on CUDA in channels_last_3d, the layout cuDNN's
+    fastest 3-D convolutions use. CPU layout is left alone (and CPU results with it)."""
+    item = item.to(device)
+    if device.type != "cuda":
+        return item
+    if isinstance(item, nn.Module):
+        return item.to(memory_format=torch.channels_last_3d)
+    return item.contiguous(memory_format=torch.channels_last_3d) if item.dim() == 5 else item
 
 
 def generator(seed: int, *stream: int) -> torch.Generator:
@@ -64,4 +115,4 @@ def progress(items: Iterable[Item], total: int, desc: str, log_every_s: float = 
             last = now
 
 
-__all__ = ["select_device", "configure", "generator", "peak_rss_mb", "peak_gpu_mb", "progress"]
+__all__ = ["PRECISIONS", "select_device", "configure", "autocast", "place", "generator", "peak_rss_mb", "peak_gpu_mb", "progress"]

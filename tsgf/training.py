@@ -17,10 +17,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from tsgf.checkpoint import Checkpoint, disabled
 from tsgf.errors import NonFiniteLossError
 from tsgf.models import model_input
+from tsgf.runtime import autocast, place, progress
 from tsgf.runtime import generator as make_generator
-from tsgf.runtime import progress
 
 Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 
@@ -78,17 +79,33 @@ def check_finite(loss: torch.Tensor, where: str) -> None:
 
 
 def train_classifier(model: nn.Module, data: ClipSource, config: TrainConfig, seed: int, device: torch.device,
-                     frames: int, augment: Augment | None = None, desc: str = "train") -> list[dict[str, float]]:
-    """Train `model` in place from its current weights; returns the per-epoch curve (loss, accuracy, lr)."""
+                     frames: int, augment: Augment | None = None, desc: str = "train", precision: str = "fp32",
+                     checkpoint: Checkpoint | None = None) -> list[dict[str, float]]:
+    """Train `model` in place from its current weights; returns the per-epoch curve (loss, accuracy, lr).
+
+    With a `checkpoint`, the state after each epoch is snapshotted when due, and a snapshot of this same run is
+    resumed from: weights, optimiser, scheduler, both random streams (batch order and augmentation; dropout)
+    and the curve, so the result equals an uninterrupted run's."""
+    checkpoint = checkpoint or disabled()
     gen = make_generator(seed, 1)
-    model.to(device).train()
+    model = place(model, device).train()
     optimiser = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
                                 weight_decay=config.weight_decay)
     milestones = sorted({max(1, round(m * config.epochs)) for m in config.lr_milestones})
     schedule = torch.optim.lr_scheduler.MultiStepLR(optimiser, milestones, gamma=config.lr_gamma)
     mean, std = data.mean.to(device), data.std.to(device)
-    curve = []
-    for epoch in progress(range(config.epochs), config.epochs, desc):
+    curve: list[dict[str, float]] = []
+    first_epoch = 0
+    if (state := checkpoint.load()) is not None:
+        model.load_state_dict(state["model"])
+        optimiser.load_state_dict(state["optimiser"])
+        schedule.load_state_dict(state["schedule"])
+        gen.set_state(state["generator"])
+        torch.set_rng_state(state["torch_rng"])  # dropout draws from torch's global stream
+        if device.type == "cuda":
+            torch.cuda.set_rng_state(state["cuda_rng"], device)
+        curve, first_epoch = state["curve"], state["epoch"]
+    for epoch in progress(range(first_epoch, config.epochs), config.epochs - first_epoch, desc):
         order = torch.randperm(len(data.rows), generator=gen).numpy()
         loss_sum, correct = 0.0, 0
         for start in range(0, len(order), config.batch_size):
@@ -97,8 +114,9 @@ def train_classifier(model: nn.Module, data: ClipSource, config: TrainConfig, se
             if augment is not None:
                 clips = augment(clips, gen)
             clips, labels = clips.to(device), labels.to(device)
-            logits = model(model_input(clips, mean, std, config.batch_zscore))
-            loss = F.cross_entropy(logits, labels)
+            with autocast(device, precision):
+                logits = model(place(model_input(clips, mean, std, config.batch_zscore), device))
+            loss = F.cross_entropy(logits.float(), labels)
             check_finite(loss, f"{desc}, epoch {epoch + 1}, step {start // config.batch_size + 1}")
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
@@ -108,14 +126,21 @@ def train_classifier(model: nn.Module, data: ClipSource, config: TrainConfig, se
         curve.append({"epoch": epoch + 1, "loss": loss_sum / len(order), "train_accuracy": correct / len(order),
                       "lr": optimiser.param_groups[0]["lr"]})
         schedule.step()
+        if checkpoint.due():
+            checkpoint.save({"epoch": epoch + 1, "model": model.state_dict(), "optimiser": optimiser.state_dict(),
+                             "schedule": schedule.state_dict(), "generator": gen.get_state(),
+                             "torch_rng": torch.get_rng_state(),
+                             "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
+                             "curve": curve}, where=f"{desc}, after epoch {epoch + 1}/{config.epochs}")
     return curve
 
 
 @torch.no_grad()
 def evaluate_classifier(model: nn.Module, data: ClipSource, num_classes: int, passes: int, batch_size: int,
-                        seed: int, device: torch.device, frames: int, batch_zscore: bool = False) -> dict[str, Any]:
+                        seed: int, device: torch.device, frames: int, precision: str = "fp32",
+                        batch_zscore: bool = False) -> dict[str, Any]:
     """Accuracy and per-class accuracy, averaged over `passes` (one pass when clips have no temporal slack)."""
-    model.to(device).eval()
+    model = place(model, device).eval()
     if data.clips.shape[1] <= frames:
         passes = 1  # every pass would see the same frames
     gen = make_generator(seed, 2)
@@ -126,7 +151,8 @@ def evaluate_classifier(model: nn.Module, data: ClipSource, num_classes: int, pa
             positions = np.arange(start, min(start + batch_size, len(data.rows)))
             clips, labels = data.read(positions)
             clips = temporal_window(clips, frames, gen if passes > 1 else None).to(device)
-            predicted = model(model_input(clips, mean, std, batch_zscore)).argmax(1).cpu()
+            with autocast(device, precision):
+                predicted = model(place(model_input(clips, mean, std, batch_zscore), device)).argmax(1).cpu()
             per_pass_hits[p, positions] = (predicted == labels).numpy()
     hits = per_pass_hits.mean(axis=0)
     per_class = [float(hits[data.labels == c].mean()) if (data.labels == c).any() else float("nan")

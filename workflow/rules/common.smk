@@ -1,5 +1,6 @@
 # Config validation and parameter addressing. Every output directory carries a hash of the parameters (and
 # upstream outputs) that made it, so changing a knob reruns only what depends on it and keeps the old results.
+import functools
 import json
 from pathlib import Path
 
@@ -27,6 +28,35 @@ SPLIT = {"holdout": C["holdout"], "val_fraction": C["val_fraction"]}
 IPCS = C["experiment"]["ipcs"]
 SEEDS = C["experiment"]["seeds"]
 PACKAGE = Path(tsgf.__file__).parent
+# bf16 changes results on a GPU, so a bf16 run gets addresses of its own; fp32 adds nothing to the hashed
+# parameters, so every fp32 result keeps its address
+PRECISION = {} if C["precision"] == "fp32" else {"precision": C["precision"]}
+
+
+@functools.cache
+def _this_machine_has_a_gpu():
+    import torch  # only here: planning a run must not pay for importing torch otherwise
+
+    return torch.cuda.is_available()
+
+
+def _gpus_per_job(wildcards):
+    """GPUs a teacher, distillation or evaluation job asks for: none when it will run on the CPU (device "cpu",
+    or "auto" in a local run on a machine without a GPU, where the default profile's one-GPU limit would
+    otherwise serialise CPU jobs); one otherwise, so that cluster jobs with "auto" land on GPU nodes. Evaluated
+    per job, when Snakemake knows whether it runs jobs itself or submits them."""
+    if C["device"] == "cpu":
+        return 0
+    if C["device"] == "auto" and workflow.local_exec:
+        return int(_this_machine_has_a_gpu())
+    return 1
+
+
+# what every GPU rule's `resources:` holds; neither is a rerun trigger, and a checkpoint interval never changes
+# results, so it travels here rather than in params (changing it reruns nothing)
+GPU_JOB = {"gpu": _gpus_per_job, "checkpoint_seconds": C["checkpoint_seconds"]}
+COMPUTE_FLAGS = "--threads {threads} --device {params.device} --precision {params.precision}" \
+                " --checkpoint-every {resources.checkpoint_seconds}"
 
 
 def code(*modules):
@@ -43,7 +73,7 @@ DATASET_PARAMS = dataset_params(C["dataset"])
 PREPARED = f"{RESULTS}/prepared-{stage_hash(DATASET_PARAMS)}"
 
 # prepared clips -> teacher
-TEACHER_PARAMS = {**C["teacher"], **SPLIT}
+TEACHER_PARAMS = {**C["teacher"], **SPLIT, **PRECISION}
 TEACHER = f"{RESULTS}/teacher-{stage_hash(PREPARED, TEACHER_PARAMS)}"
 
 # teacher -> training sets (random real needs no teacher). SRe2L is TSGF with the filter's weights fixed at 1:
@@ -53,7 +83,8 @@ SET_PARAMS = {"random_real": SPLIT}
 SET_NAMES = {"random_real": f"random_real-{stage_hash(PREPARED, SPLIT)}"}
 for _method, _enabled in DISTILLED_METHODS.items():
     _filter = {"saliency": C["saliency"], "tsgf_o": {**C["distill"]["tsgf_o"], "enabled": True}}
-    SET_PARAMS[_method] = {**_distill, **SPLIT, **(_filter if _enabled else {"tsgf_o": {"enabled": False}})}
+    SET_PARAMS[_method] = {**_distill, **SPLIT, **PRECISION,
+                           **(_filter if _enabled else {"tsgf_o": {"enabled": False}})}
     # how the set is split into jobs never changes its clips, so it is not part of the address
     _addressed = {k: v for k, v in SET_PARAMS[_method].items() if k != "ipc_per_job"}
     SET_NAMES[_method] = f"{_method}-{stage_hash(TEACHER, _addressed)}"
@@ -79,12 +110,13 @@ def distill_shards(wildcards):
 
 
 # training sets -> evaluations: one address per augmentation, so tuning TSGF_A reruns only TSGF_A students
-_student = {"network": C["student"]["network"], "train": C["evaluation"]["train"], **SPLIT}
+_student = {"network": C["student"]["network"], "train": C["evaluation"]["train"], **SPLIT, **PRECISION}
 EVAL_PARAMS = {"none": _student,
                "tsgf_a": {**_student, "tsgf_a": C["evaluation"]["tsgf_a"], "saliency": C["saliency"]}}
 EVAL_NAMES = {aug: f"{aug}-{stage_hash(PREPARED, params)}" for aug, params in EVAL_PARAMS.items()}
 AUG_OF_EVAL = {name: aug for aug, name in EVAL_NAMES.items()}
-FULL_PARAMS = {"network": C["student"]["network"], "full_data_train": C["evaluation"]["full_data_train"], **SPLIT}
+FULL_PARAMS = {"network": C["student"]["network"], "full_data_train": C["evaluation"]["full_data_train"], **SPLIT,
+               **PRECISION}
 FULL_EVAL = f"{RESULTS}/eval/full-{stage_hash(PREPARED, FULL_PARAMS)}"
 
 

@@ -16,7 +16,10 @@ rule evaluate_set:
         method=lambda w: METHOD_OF_SET[w.set_name],
         augmentation=lambda w: AUG_OF_EVAL[w.eval_name],
         device=C["device"],
+        precision=C["precision"],
     threads: C["threads"]
+    resources:
+        **GPU_JOB,
     log:
         f"{LOGS}/evaluate/{{eval_name}}/{{set_name}}/ipc{{ipc}}-seed{{seed}}.log",
     benchmark:
@@ -24,7 +27,7 @@ rule evaluate_set:
     shell:
         "python -m tsgf evaluate --data {params.data} --train-set {params.train_set} --method {params.method}"
         " --augmentation {params.augmentation} --seed {wildcards.seed} --params {params.spec:q}"
-        " --out {output} --threads {threads} --device {params.device} > {log} 2>&1"
+        " --out {output} --checkpoint {output}.ckpt " + COMPUTE_FLAGS + " > {log} 2>&1"
 
 
 rule evaluate_full_data:
@@ -37,11 +40,14 @@ rule evaluate_full_data:
         spec=json.dumps(FULL_PARAMS),
         data=PREPARED,
         device=C["device"],
+        precision=C["precision"],
     threads: C["threads"]
+    resources:
+        **GPU_JOB,
     log:
         f"{LOGS}/evaluate/full/seed{{seed}}.log",
     benchmark:
         f"{BENCHMARKS}/evaluate/full/seed{{seed}}.tsv"
     shell:
         "python -m tsgf evaluate --data {params.data} --full-data --seed {wildcards.seed} --params {params.spec:q}"
-        " --out {output} --threads {threads} --device {params.device} > {log} 2>&1"
+        " --out {output} --checkpoint {output}.ckpt " + COMPUTE_FLAGS + " > {log} 2>&1"

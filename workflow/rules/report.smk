@@ -1,6 +1,13 @@
 # evaluations -> one tidy results table -> the paper-style tables and figures.
 
 
+# seconds of CPU on small files: run on the submit host, never queued on a cluster
+localrules:
+    aggregate_runs,
+    make_tables,
+    make_figures,
+
+
 rule aggregate_runs:
     input:
         runs=evaluation_results(),

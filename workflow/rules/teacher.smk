@@ -14,11 +14,14 @@ rule train_teacher:
         data=PREPARED,
         out=TEACHER,
         device=C["device"],
+        precision=C["precision"],
     threads: C["threads"]
+    resources:
+        **GPU_JOB,
     log:
         f"{LOGS}/train_teacher.log",
     benchmark:
         f"{BENCHMARKS}/train_teacher.tsv"
     shell:
         "python -m tsgf train-teacher --data {params.data} --params {params.spec:q} --out {params.out}"
-        " --threads {threads} --device {params.device} > {log} 2>&1"
+        " --checkpoint {output.model}.ckpt " + COMPUTE_FLAGS + " > {log} 2>&1"

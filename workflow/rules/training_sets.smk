@@ -3,6 +3,12 @@
 # A distilled set is made by independent shard jobs (distill.ipc_per_job; one when 0) and a light merge.
 
 
+# picking rows and concatenating shards take seconds on the CPU: run on the submit host, never queued
+localrules:
+    random_real,
+    merge_distilled,
+
+
 rule random_real:
     input:
         data=clipset_files(PREPARED),
@@ -33,7 +39,10 @@ rule distill:
         data=PREPARED,
         teacher=TEACHER,
         device=C["device"],
+        precision=C["precision"],
     threads: C["threads"]
+    resources:
+        **GPU_JOB,
     log:
         f"{LOGS}/distill/{{distilled_set}}/ipc{{ipc}}-seed{{seed}}-shard{{shard}}.log",
     benchmark:
@@ -41,7 +50,7 @@ rule distill:
     shell:
         "python -m tsgf distill --data {params.data} --teacher {params.teacher} --ipc {wildcards.ipc}"
         " --seed {wildcards.seed} --shard {wildcards.shard} --params {params.spec:q} --out {output}"
-        " --threads {threads} --device {params.device} > {log} 2>&1"
+        " --checkpoint {output}.ckpt " + COMPUTE_FLAGS + " > {log} 2>&1"
 
 
 rule merge_distilled:

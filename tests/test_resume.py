@@ -1,0 +1,181 @@
+"""Checkpoint and resume: a real `python -m tsgf` stage is SIGKILLed mid-run (after a snapshot exists), run
+again with the same command, and its outputs equal an uninterrupted run's bit for bit (CPU)."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import SCHEMA
+from tsgf.checkpoint import Checkpoint
+from tsgf.cli import main
+from tsgf.clipset import load_clipset
+from tsgf.config import validate_config
+from tsgf.models import NetworkConfig, build_network, save_network
+from tsgf.training import ClipSource, TrainConfig, train_classifier
+
+# the schema fills in the dataset keys not named here
+DATASET = validate_config({"dataset": {"motion": {"classes": ["move_right", "move_left", "grow"], "frames": 6,
+                                                  "size": 16, "train_per_class": 8, "test_per_class": 2}}},
+                          SCHEMA)["dataset"]
+NETWORK = {"arch": "convnet3d", "width": 4, "depth": 2, "kernel": [3, 3, 3], "spatial_strides": [2, 1],
+           "dropout": 0.5}  # dropout: the global random stream must be restored too
+TRAIN = {"epochs": 40, "lr": 0.01, "batch_size": 8, "test_passes": 1}
+SALIENCY = {"window": 1, "weights": "uniform", "gaussian_sigma": 1.0, "eps": 1e-6, "floor": 0.2,
+            "difference": "l1", "alignment": "forward", "granularity": "frame"}
+DISTILL = {"iterations": 40, "lr": 0.1, "betas": [0.5, 0.9], "bn_weight": 0.01, "first_bn_multiplier": 10.0,
+           "classes_per_batch": 0, "ipc_per_job": 0, "init": "real", "log_every": 5,
+           "augment": {"crop_scale": [0.7, 1.0], "flip": True, "max_roll": 0.1},
+           "tsgf_o": {"enabled": True, "apply_to": "update", "recompute_every": 3}, "saliency": SALIENCY,
+           "holdout": "test", "val_fraction": 0.2}
+EVALUATE = {"network": NETWORK, "train": TRAIN, "holdout": "test", "val_fraction": 0.2, "saliency": SALIENCY,
+            "tsgf_a": {"crop_scale": [0.6, 1.0], "flip": True, "erase_prob": 0.5, "erase_area": [0.05, 0.2],
+                       "guided": True}}
+
+
+def tsgf(*args: str) -> list[str]:
+    return [sys.executable, "-m", "tsgf", *args, "--device", "cpu", "--threads", "1"]
+
+
+def run(command: list[str]) -> subprocess.CompletedProcess:
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory) -> Path:
+    """A tiny prepared dataset, a BatchNorm teacher (random weights are enough to distil against) and a random-real
+    set to train students on; made in this process, as none of these stages touches torch's global settings."""
+    root = tmp_path_factory.mktemp("resume")
+    assert main(["prepare", "--params", json.dumps(DATASET), "--out", str(root / "data")]) == 0
+    data = load_clipset(root / "data")
+    torch.manual_seed(0)
+    teacher = build_network(NetworkConfig.from_dict(NETWORK), data.num_classes, data.clip_shape, batchnorm=True)
+    (root / "teacher").mkdir()
+    save_network(root / "teacher" / "model.pt", teacher, NETWORK, data.num_classes, data.clip_shape, True)
+    assert main(["random-real", "--data", str(root / "data"), "--ipc", "2", "--seed", "0", "--params",
+                 json.dumps({"holdout": "test", "val_fraction": 0.2}), "--out", str(root / "set")]) == 0
+    return root
+
+
+def killed_after(command: list[str], checkpoint: Path, progressed) -> dict:
+    """Start `command`, SIGKILL it once its snapshot shows `progressed(state)`, and return that snapshot's state."""
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    try:
+        while time.monotonic() < deadline and process.poll() is None:
+            if checkpoint.exists():
+                state = torch.load(checkpoint, weights_only=True)["state"]
+                if progressed(state):
+                    process.send_signal(signal.SIGKILL)
+                    break
+            time.sleep(0.01)
+    finally:
+        if process.poll() is None and time.monotonic() >= deadline:
+            process.kill()
+    _, stderr = process.communicate()
+    assert process.returncode == -signal.SIGKILL, f"the stage ended on its own before the kill:\n{stderr[-2000:]}"
+    return torch.load(checkpoint, weights_only=True)["state"]
+
+
+def resumed(command: list[str], checkpoint: Path, progressed) -> subprocess.CompletedProcess:
+    """Kill `command` mid-run, run it again, check it resumed and cleaned up; returns the second run."""
+    command = [*command, "--checkpoint", str(checkpoint), "--checkpoint-every", "0"]
+    killed_after(command, checkpoint, progressed)
+    second = run(command)
+    assert "resuming from checkpoint" in second.stderr
+    assert not checkpoint.exists() and not checkpoint.with_name(checkpoint.name + ".tmp").exists()
+    return second
+
+
+def teacher_weights(directory: Path) -> dict[str, torch.Tensor]:
+    return torch.load(directory / "model.pt", weights_only=True)["state_dict"]
+
+
+def test_a_killed_teacher_resumes_to_the_same_weights(workspace, tmp_path):
+    params = json.dumps({"network": NETWORK, "train": TRAIN, "seed": 3, "holdout": "test", "val_fraction": 0.2})
+
+    def command(out: Path) -> list[str]:
+        return tsgf("train-teacher", "--data", str(workspace / "data"), "--params", params, "--out", str(out))
+
+    run(command(tmp_path / "reference"))
+    checkpoint = tmp_path / "resumed" / "model.pt.ckpt"
+    second = resumed(command(tmp_path / "resumed"), checkpoint, lambda state: 5 <= state["epoch"] < 30)
+    assert "after epoch" in second.stderr
+    reference, result = teacher_weights(tmp_path / "reference"), teacher_weights(tmp_path / "resumed")
+    assert all(torch.equal(reference[name], result[name]) for name in reference)
+    assert (tmp_path / "reference" / "curve.csv").read_text() == (tmp_path / "resumed" / "curve.csv").read_text()
+    metrics = [json.loads((tmp_path / d / "metrics.json").read_text()) for d in ("reference", "resumed")]
+    assert metrics[0]["accuracy"] == metrics[1]["accuracy"]
+
+
+def test_a_killed_distillation_resumes_to_the_same_clips(workspace, tmp_path):
+    def command(out: Path) -> list[str]:
+        return tsgf("distill", "--data", str(workspace / "data"), "--teacher", str(workspace / "teacher"),
+                    "--ipc", "2", "--seed", "1", "--params", json.dumps(DISTILL), "--out", str(out))
+
+    run(command(tmp_path / "reference.npz"))
+    # killed during the second batch (IPC index 2), so both a finished batch and one in progress are restored
+    resumed(command(tmp_path / "resumed.npz"), tmp_path / "resumed.ckpt",
+            lambda state: len(state["finished"]) == 1 and 5 <= state["batch"]["iteration"] < 30)
+    reference, result = np.load(tmp_path / "reference.npz"), np.load(tmp_path / "resumed.npz")
+    for name in ("positions", "clips", "saliency", "curve"):
+        assert np.array_equal(reference[name], result[name]), name
+    assert float(result["seconds"]) > 0
+
+
+def test_a_killed_student_evaluation_resumes_to_the_same_result(workspace, tmp_path):
+    def command(out: Path) -> list[str]:
+        return tsgf("evaluate", "--data", str(workspace / "data"), "--train-set", str(workspace / "set"),
+                    "--method", "random_real", "--augmentation", "tsgf_a", "--seed", "2", "--params", json.dumps(EVALUATE),
+                    "--out", str(out))
+
+    run(command(tmp_path / "reference.json"))
+    resumed(command(tmp_path / "resumed.json"), tmp_path / "resumed.ckpt", lambda state: 5 <= state["epoch"] < 30)
+    reference, result = (json.loads((tmp_path / f"{name}.json").read_text()) for name in ("reference", "resumed"))
+    for key in ("accuracy", "per_class_accuracy", "final_train_loss", "final_train_accuracy"):
+        assert reference[key] == result[key], key
+
+
+def separable_source() -> ClipSource:
+    generator = torch.Generator().manual_seed(0)
+    clips = (torch.rand(8, 4, 3, 8, 8, generator=generator) * 255).to(torch.uint8).numpy()
+    return ClipSource(clips, np.arange(8), np.arange(8) % 2, torch.zeros(3), torch.ones(3))
+
+
+def student() -> torch.nn.Module:
+    torch.manual_seed(0)
+    return build_network(NetworkConfig(width=2, depth=1, kernel=(1, 3, 3), spatial_strides=(1,), dropout=0.0), 2,
+                         (4, 3, 8, 8))
+
+
+def test_a_snapshot_of_another_run_is_not_resumed(tmp_path):
+    path = tmp_path / "run.ckpt"
+    config = TrainConfig(epochs=3, batch_size=4)
+    first = Checkpoint(path, 0.0, {"params": "a"})
+    train_classifier(student(), separable_source(), config, 0, torch.device("cpu"), 4, checkpoint=first)
+    assert first.saves == 3 and path.exists()
+    assert Checkpoint(path, 0.0, {"params": "b"}).load() is None
+    assert Checkpoint(path, 0.0, {"params": "a"}).load()["epoch"] == 3
+
+
+def test_an_unreadable_snapshot_means_starting_over(tmp_path):
+    path = tmp_path / "run.ckpt"
+    path.write_bytes(b"truncated")
+    assert Checkpoint(path, 0.0, {}).load() is None
+
+
+def test_snapshots_wait_for_their_interval(tmp_path):
+    checkpoint = Checkpoint(tmp_path / "run.ckpt", 3600.0, {})
+    train_classifier(student(), separable_source(), TrainConfig(epochs=3, batch_size=4), 0, torch.device("cpu"), 4,
+                     checkpoint=checkpoint)
+    assert checkpoint.saves == 0 and not (tmp_path / "run.ckpt").exists()
