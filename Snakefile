@@ -12,6 +12,9 @@ min_version("9.0")
 configfile: str(Path(workflow.basedir) / "config" / "config.yaml")
 
 
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/prepare.smk"
 include: "workflow/rules/teacher.smk"
@@ -25,6 +28,7 @@ rule all:
     input:
         TABLES,
         FIGURES,
+        list(CLIP_GIFS.values()),
 
 
 rule tables:
@@ -35,3 +39,4 @@ rule tables:
 rule figures:
     input:
         FIGURES,
+        list(CLIP_GIFS.values()),

@@ -9,8 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from PIL import Image, ImageSequence
+
+from tsgf.clip_export import export_set_gif, set_mosaic, write_gif
 from tsgf.clipset import load_clipset, write_clipset
-from tsgf.figures import plot_accuracy_vs_ipc, plot_distilled_clips, plot_motion_classes
+from tsgf.figures import plot_accuracy_vs_ipc, plot_clip_motion, plot_distilled_clips, plot_motion_classes
 from tsgf.saliency import SaliencyConfig
 from tsgf.tables import (MISSING, ablation_table, cited_results, format_mean_std, human_bytes, load_runs, main_table, method_label,
                          motion_class_table, summarise, write_all_tables, write_table)
@@ -217,3 +220,44 @@ def test_plot_distilled_clips(tmp_path: Path) -> None:
     assert out.stat().st_size > 0
     missing_class = plot_distilled_clips(sets, tmp_path / "one.png", SaliencyConfig(), class_names=["class_1", "nope"])
     assert missing_class.stat().st_size > 0
+
+
+def test_plot_clip_motion(tmp_path: Path) -> None:
+    sets = {name: _moving_square_set(tmp_path / name, seed) for seed, name in enumerate(["Random real", "TSGF"])}
+    out = plot_clip_motion(sets, tmp_path / "motion.png")
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert plot_clip_motion(sets, tmp_path / "still.png", class_name="class_1").stat().st_size > 0
+    with pytest.raises(ValueError, match="'nope'"):
+        plot_clip_motion(sets, tmp_path / "none.png", class_name="nope")
+
+
+def _decode_gif(path: Path) -> tuple[np.ndarray, list[int]]:
+    with Image.open(path) as gif:
+        frames = [np.asarray(frame.convert("RGB")) for frame in ImageSequence.Iterator(gif)]
+        durations = [frame.info["duration"] for frame in ImageSequence.Iterator(gif)]
+    return np.stack(frames), durations
+
+
+def test_gif_round_trip(tmp_path: Path) -> None:
+    """Written frames come back: same count and shape, colours within GIF's 256-colour palette error."""
+    y, x = np.mgrid[0:20, 0:30]
+    frames = np.stack([np.stack([(8 * x + 10 * t) % 256, 8 * y, np.full_like(x, 40 * t)], axis=-1)
+                       for t in range(6)]).astype(np.uint8)
+    decoded, durations = _decode_gif(write_gif(frames, tmp_path / "clip.gif", fps=5))
+    assert decoded.shape == frames.shape and durations == [200] * 6
+    assert np.abs(decoded.astype(int) - frames).mean() < 4
+    enlarged, _ = _decode_gif(write_gif(frames, tmp_path / "big.gif", scale=3))
+    assert enlarged.shape == (6, 60, 90, 3)
+    np.testing.assert_array_equal(enlarged[:, ::3, ::3], decoded)  # same palette: each block is one source pixel
+    with pytest.raises(ValueError, match="bad.gif"):
+        write_gif(frames[..., 0], tmp_path / "bad.gif")
+
+
+def test_set_mosaic_and_export(tmp_path: Path) -> None:
+    clipset = load_clipset(_moving_square_set(tmp_path / "set", seed=0))
+    mosaic = set_mosaic(clipset)
+    assert mosaic.shape == (6, 2 * 16 + 1, 2 * 16 + 1, 3)  # 2 classes x 2 clips, 1 px gaps
+    np.testing.assert_array_equal(mosaic[:, 17:, 17:], clipset.clips[3].transpose(0, 2, 3, 1))  # class_1, 2nd clip
+    assert (mosaic[:, 16] == 255).all() and (mosaic[:, :, 16] == 255).all()
+    decoded, _ = _decode_gif(export_set_gif(clipset, tmp_path / "set.gif", min_tile_pixels=40))
+    assert decoded.shape == (6, 3 * 33, 3 * 33, 3)

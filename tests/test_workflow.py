@@ -6,10 +6,13 @@ import re
 import subprocess
 import sys
 
+import numpy as np
 import pandas as pd
 import pytest
+from PIL import Image
 
 from conftest import REPO
+from headless_browser import page_with_script, rendered_dom, screenshot
 
 pytestmark = pytest.mark.e2e
 TEST_CONFIG = REPO / "config" / "test.yaml"
@@ -53,8 +56,11 @@ def test_tables_and_figures_hold_sane_numbers(finished_run):
     for name in ("main", "ablation", "motion_classes"):
         for extension in ("csv", "md", "tex"):
             assert (results / "tables" / f"{name}.{extension}").stat().st_size > 0
-    for name in ("accuracy_vs_ipc", "distilled_clips", "motion_classes"):
+    for name in ("accuracy_vs_ipc", "distilled_clips", "motion_flow", "motion_classes"):
         assert (results / "figures" / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    for method in ("random_real", "sre2l", "tsgf"):
+        with Image.open(results / "figures" / "clips" / f"{method}.gif") as gif:
+            assert gif.n_frames == 6  # the clips' frames (4 classes x IPC 2 tiled in each)
     teacher = json.loads(next(results.glob("teacher-*/metrics.json")).read_text())
     assert 0 <= teacher["accuracy"] <= 1 and teacher["chance"] == 0.25
 
@@ -135,3 +141,32 @@ def test_the_default_profile_is_found_and_network_jobs_ask_for_a_gpu(finished_ru
     gpu = {rule: "gpu=1" in resources for rule, resources in requests}
     assert gpu["train_teacher"] and gpu["distill"] and gpu["evaluate_set"] and gpu["evaluate_full_data"]
     assert not gpu["prepare_dataset"]
+
+
+REPORTED = {"Figures": ["accuracy_vs_ipc", "distilled_clips", "motion_flow", "motion_classes"],
+            "Tables": ["main", "ablation", "motion_classes", "all_cells"], "Clips": ["random_real", "sre2l", "tsgf"],
+            "Data": ["runs.csv"]}
+
+
+def test_the_html_report_renders_in_a_browser(finished_run, tmp_path):
+    """`snakemake --report` builds offline, and a real browser shows its categories, items and a figure."""
+    report = finished_run / "report.html"
+    run = snakemake(finished_run, "--report", str(report))
+    assert run.returncode == 0, run.stderr[-3000:]
+    home = rendered_dom(report)
+    assert "temporal saliency filter" in home  # workflow/report/workflow.rst, rendered
+    for category, items in REPORTED.items():
+        assert f">{category}<" in home
+        page = page_with_script(report, f"app.showCategory({category!r});", tmp_path / f"{category}.html")
+        listing = rendered_dom(page)
+        assert all(f">{item}<" in listing for item in items), (category, items)
+    # Open the motion figure the way a reader does: its category, then the eye button on its row.
+    page = page_with_script(report, "app.showCategory('Figures'); setTimeout(() => [...document.querySelectorAll("
+                            "'tr')].find(row => row.textContent.includes('motion_flow')).querySelector('a').click(),"
+                            " 100);", tmp_path / "motion_flow.html")
+    assert "filename=motion_flow.png;base64," in rendered_dom(page).split("<img", 2)[-1][:200]
+    shot = screenshot(page, tmp_path / "report_motion_flow.png")
+    print(f"report screenshot: {shot}")
+    pixels = np.asarray(Image.open(shot).convert("RGB"))
+    assert pixels.shape[:2] == (1000, 1400) and shot.stat().st_size > 50_000
+    assert pixels.std() > 20 and len(np.unique(pixels.reshape(-1, 3), axis=0)) > 1000  # a picture, not a blank

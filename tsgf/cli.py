@@ -288,16 +288,19 @@ def cmd_tables(args: argparse.Namespace) -> None:
 
 def cmd_figures(args: argparse.Namespace) -> None:
     from tsgf import figures
+    from tsgf.clip_export import export_set_gif
 
     runs = pd.read_csv(args.runs)
     out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    sets = {SET_LABELS.get(method, method): path for method, path in (item.split("=", 1) for item in args.sets)}
+    sets = {method: Path(path) for method, path in (item.split("=", 1) for item in args.sets)}
+    labelled = {SET_LABELS.get(method, method): path for method, path in sets.items()}
     saliency = SaliencyConfig.from_dict(_json_arg(args.saliency))
     written = [figures.plot_accuracy_vs_ipc(runs, out / "accuracy_vs_ipc.png"),
-               figures.plot_distilled_clips({k: Path(v) for k, v in sets.items()}, out / "distilled_clips.png",
-                                            saliency),
+               figures.plot_distilled_clips(labelled, out / "distilled_clips.png", saliency),
+               figures.plot_clip_motion(labelled, out / "motion_flow.png"),
                figures.plot_motion_classes(runs, out / "motion_classes.png")]
+    written += [export_set_gif(load_clipset(path), out / "clips" / f"{method}.gif") for method, path in sets.items()]
     for path in written:
         log.info("wrote %s", path)
 
@@ -372,9 +375,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--runs", required=True, type=Path)
     sub.add_argument("--out-dir", required=True, type=Path)
 
-    sub = stage("figures", cmd_figures, "accuracy vs IPC, distilled clip strips, motion-class accuracy")
+    sub = stage("figures", cmd_figures, "accuracy vs IPC, distilled clip strips, their optical flow, motion-class "
+                "accuracy; each set as an animated GIF (clips/METHOD.gif)")
     sub.add_argument("--runs", required=True, type=Path)
-    sub.add_argument("--sets", nargs="+", default=[], help="LABEL=DIR clip sets to draw")
+    sub.add_argument("--sets", nargs="+", required=True, help="METHOD=DIR clip sets to draw and export")
     sub.add_argument("--saliency", required=True, help="the saliency config section as JSON")
     sub.add_argument("--out-dir", required=True, type=Path)
     return parser

@@ -1,4 +1,5 @@
-"""Figures from runs.csv and from clip sets: accuracy vs IPC, distilled clips with their saliency, motion classes.
+"""Figures from runs.csv and from clip sets: accuracy vs IPC, distilled clips with their saliency, their optical
+flow and frame differences (as in the TSGF paper's Fig. 5), motion classes.
 
 Figures are built on matplotlib.figure.Figure directly, which renders through Agg without touching pyplot's
 global state or the configured backend, so this is safe in headless workflow jobs and in tests.
@@ -16,7 +17,8 @@ import torch
 from matplotlib.figure import Figure
 
 from tsgf.clipset import ClipSet, load_clipset
-from tsgf.saliency import SaliencyConfig, describe, temporal_saliency
+from tsgf.optical_flow import colour_wheel, flow_to_rgb, optical_flow
+from tsgf.saliency import SaliencyConfig, describe, frame_differences, temporal_saliency
 from tsgf.tables import chance_level, scope_of, summarise
 
 DPI = 150
@@ -126,6 +128,62 @@ def plot_distilled_clips(clipsets: dict[str, Path], out_png: str | Path, salienc
         return _save(fig, out_png)
 
 
+def plot_clip_motion(clipsets: dict[str, Path], out_png: str | Path, class_name: str | None = None) -> Path:
+    """Per named clip set, the first clip of one class as three rows: its frames, the Farnebäck optical flow
+    between consecutive frames on the HSV colour wheel (legend at the right), and the absolute frame differences.
+
+    The class is `class_name` if given, else the first class of the first set. Flow and differences share one
+    scale across all sets (the largest flow magnitude, the largest difference), so the sets compare directly.
+    """
+    opened = {name: load_clipset(path) for name, path in clipsets.items()}
+    if not opened:
+        raise ValueError(f"no clip sets to draw in {out_png}")
+    if class_name is None:
+        class_name = next(iter(opened.values())).classes[0]
+    clips = {name: _first_clip_of(clipset, class_name) for name, clipset in opened.items()}
+    shown = {name: clip for name, clip in clips.items() if clip is not None}
+    if not shown:
+        raise ValueError(f"no set among {sorted(clipsets)} has a clip of class {class_name!r}")
+    flows = {name: optical_flow(clip) for name, clip in shown.items()}
+    differences = {name: frame_differences(torch.from_numpy(clip[None].astype(np.float32) / 255.0))[0].numpy()
+                   for name, clip in shown.items()}
+    max_flow = max(float(np.linalg.norm(flow, axis=-1).max()) for flow in flows.values()) or 1.0
+    max_difference = max(float(d.max()) for d in differences.values()) or 1.0
+    num_frames, _, height, width = next(iter(shown.values())).shape
+    frame_inches = min(1.2, 12.0 / num_frames)
+    row_labels = ("frames", "optical flow", "|frame difference|")
+    with matplotlib.rc_context(STYLE):
+        fig = Figure(figsize=(frame_inches * (num_frames + 1.5) + 1.0,
+                              len(shown) * (3 * frame_inches * height / width + 0.5)), layout="constrained")
+        fig.suptitle(f"Motion of one clip of class {class_name}: Farnebäck optical flow (hue = direction, "
+                     f"brightness = speed, full at {max_flow:.1f} px/frame) and |x(t+1) − x(t)| "
+                     f"(white = {max_difference:.2f})", fontsize=10)
+        grid = fig.add_gridspec(3 * len(shown), num_frames + 1, width_ratios=[1.0] * num_frames + [1.5])
+        for m, (name, clip) in enumerate(shown.items()):
+            images = ([clip[t].transpose(1, 2, 0) for t in range(num_frames)], flow_to_rgb(flows[name], max_flow),
+                      differences[name])
+            for r, (row_images, row_label) in enumerate(zip(images, row_labels)):
+                for t, image in enumerate(row_images):
+                    ax = fig.add_subplot(grid[3 * m + r, t])
+                    grey = image.ndim == 2 or image.shape[-1] == 1
+                    ax.imshow(image[..., 0] if image.ndim == 3 and grey else image, cmap="gray", vmin=0,
+                              vmax=max_difference if r == 2 else 255)
+                    ax.set_xticks([])
+                    ax.set_yticks([])
+                    if t == 0:
+                        ax.set_ylabel(f"{name}\n{row_label}" if r == 0 else row_label, fontsize=9)
+                    if m == 0 and r == 0:
+                        ax.set_title(f"t={t}", fontsize=9)
+                    elif m == 0 and r == 1:
+                        ax.set_title(f"{t}→{t + 1}", fontsize=9)
+        legend = fig.add_subplot(grid[0:3, num_frames])
+        legend.imshow(colour_wheel(), extent=(-max_flow, max_flow, max_flow, -max_flow))
+        legend.set_title("flow (dx, dy)", fontsize=9)
+        legend.set_xlabel("px/frame, y down", fontsize=8)
+        legend.tick_params(labelsize=7)
+        return _save(fig, out_png)
+
+
 def plot_motion_classes(runs: pd.DataFrame, out_png: str | Path) -> Path:
     """Grouped bars per method at the largest IPC (and full data): motion-only vs other classes, ± std."""
     dataset, holdout = scope_of(runs)
@@ -148,4 +206,4 @@ def plot_motion_classes(runs: pd.DataFrame, out_png: str | Path) -> Path:
         return _save(fig, out_png)
 
 
-__all__ = ["plot_accuracy_vs_ipc", "plot_distilled_clips", "plot_motion_classes"]
+__all__ = ["plot_accuracy_vs_ipc", "plot_distilled_clips", "plot_clip_motion", "plot_motion_classes"]

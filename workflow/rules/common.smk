@@ -132,7 +132,9 @@ def evaluation_results():
 TABLE_NAMES = ["main", "ablation", "motion_classes"]
 TABLES = [f"{RESULTS}/tables/{name}.{ext}" for name in TABLE_NAMES for ext in ("csv", "md", "tex")]
 TABLES.append(f"{RESULTS}/tables/all_cells.csv")
-FIGURES = [f"{RESULTS}/figures/{name}.png" for name in ("accuracy_vs_ipc", "distilled_clips", "motion_classes")]
+FIGURE_NAMES = ["accuracy_vs_ipc", "distilled_clips", "motion_flow", "motion_classes"]
+FIGURES = [f"{RESULTS}/figures/{name}.png" for name in FIGURE_NAMES]
+CLIP_GIFS = {method: f"{RESULTS}/figures/clips/{method}.gif" for method in C["experiment"]["methods"]}
 
 
 wildcard_constraints:
