@@ -1,6 +1,6 @@
 """Preparation throughput and memory (issue: real benchmarks). Prints figures; asserts nothing.
 
-  python perf/prepare_throughput.py [--videos 200] [--scale 10] [--work /tmp/tsgf-perf]
+  python scripts/prepare_throughput.py [--videos 200] [--scale 10] [--work /tmp/tsgf-perf]
 
 1. Encodes `--videos` short videos (48 frames, 320x240, MPEG-4 in .avi, like UCF101's) in the folder layout.
 2. Prepares them with the MiniUCF clip recipe (16 frames, 160x120 -> 112x112) with 1 and 2 decoding threads, and
