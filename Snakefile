@@ -1,7 +1,8 @@
 # TSGF: video dataset distillation with temporal saliency. This file only wires the stages together;
 # the logic lives in the `tsgf` package and each stage's rules in workflow/rules/<stage>.smk.
 #
-#   raw -> prepare_dataset -> train_teacher -> random_real / distill -> evaluate -> aggregate -> tables, figures
+#   raw -> prepare_dataset -> train_teacher -> training sets (random_real, select_coreset, distribution_matching,
+#   distill + merge_distilled) -> evaluate -> aggregate_runs -> make_tables, make_figures
 from pathlib import Path
 
 from snakemake.utils import min_version

@@ -6,11 +6,14 @@ import numpy as np
 import pytest
 import torch
 
-from tsgf.distill import DistillConfig, distill, merge_shards, optimise_batch
+from tsgf.distill import (DistillConfig, distill, distribution_matching, distribution_matching_objective,
+                          optimise_batch, teacher_objective)
 from tsgf.errors import NonFiniteLossError, TSGFError
+from tsgf.models import NetworkConfig
 from tsgf.runtime import generator
 from tsgf.saliency import SaliencyConfig
-from tsgf.sharding import shard_plan, shard_positions
+from tsgf.sharding import merge_shards, shard_plan, shard_positions
+from tsgf.training import ClipSource
 
 MEAN, STD = torch.full((3,), 0.5), torch.full((3,), 0.25)
 BASE = DistillConfig(iterations=1, lr=0.01, crop_scale=(1.0, 1.0), flip=False, max_roll=0.0, tsgf_o=False,
@@ -27,7 +30,8 @@ def half_static_clips() -> torch.Tensor:
 
 
 def one_step(teacher, clips, config):
-    result, _ = optimise_batch(teacher, clips, torch.arange(3), config, generator(0), MEAN, STD, "test")
+    objective = teacher_objective(teacher, torch.arange(3), config, MEAN, STD)
+    result, _ = optimise_batch(clips, objective, config, generator(0), "test")
     return result - clips
 
 
@@ -109,3 +113,44 @@ def test_a_nan_loss_stops_with_the_iteration(tiny_teacher):
     clips[0, 0, 0, 0, 0] = float("nan")
     with pytest.raises(NonFiniteLossError, match=r"iteration 1\b.*not finite"):
         one_step(tiny_teacher, clips, BASE)
+
+
+def _real_source(clips: torch.Tensor, labels: list[int]) -> ClipSource:
+    stored = (clips * 255).round().to(torch.uint8).numpy()
+    return ClipSource(stored, np.arange(len(stored)), np.array(labels), MEAN, STD)
+
+
+DM_NETWORK = NetworkConfig(width=4, depth=2, kernel=(3, 3, 3), spatial_strides=(2, 1), dropout=0.0)
+NO_AUGMENT = replace(BASE, iterations=30, lr=0.05)
+
+
+def test_the_dm_loss_is_zero_for_identical_sets():
+    clips = (torch.rand(6, 6, 3, 16, 16, generator=generator(1)) * 255).round() / 255
+    labels = [0, 0, 1, 1, 2, 2]
+    real = _real_source(clips, labels)
+    objective = distribution_matching_objective(real, torch.tensor(labels), DM_NETWORK, 3, (6, 3, 16, 16),
+                                                NO_AUGMENT, real_per_class=2, gen=generator(0))
+    same, _ = objective(clips)
+    other, _ = objective(clips.flip(0))  # every class gets another class's clips
+    assert same.item() == pytest.approx(0.0, abs=1e-10)
+    assert other.item() > 1e-4
+
+
+def test_distribution_matching_lowers_its_loss_and_is_deterministic():
+    # three classes of different brightness; the synthetic clips start from uniform noise
+    brightness = torch.tensor([0.2, 0.5, 0.8]).repeat_interleave(4).view(12, 1, 1, 1, 1)
+    real_clips = brightness + 0.1 * torch.rand(12, 6, 3, 16, 16, generator=generator(2))
+    labels = [0] * 4 + [1] * 4 + [2] * 4
+    real = _real_source(real_clips, labels)
+    init = torch.rand(6, 6, 3, 16, 16, generator=generator(3))  # IPC 2, class-major
+    runs = [distribution_matching(init, 3, 2, real, DM_NETWORK, NO_AUGMENT, 4, seed=0, device=torch.device("cpu"))
+            for _ in range(2)]
+    assert np.array_equal(runs[0].clips, runs[1].clips)
+    assert runs[0].clips.shape == (6, 6, 3, 16, 16) and (runs[0].saliency == 1).all()
+
+    def mean_loss(clips: torch.Tensor) -> float:  # the same 10 random networks and real batches for both
+        objective = distribution_matching_objective(real, torch.tensor([0, 0, 1, 1, 2, 2]), DM_NETWORK, 3,
+                                                    (6, 3, 16, 16), NO_AUGMENT, 4, generator(99))
+        return float(np.mean([objective(clips)[0].item() for _ in range(10)]))
+
+    assert mean_loss(torch.from_numpy(runs[0].clips).float() / 255) < 0.5 * mean_loss(init)

@@ -13,10 +13,12 @@ from PIL import Image, ImageSequence
 
 from tsgf.clip_export import export_set_gif, set_mosaic, write_gif
 from tsgf.clipset import load_clipset, write_clipset
-from tsgf.figures import plot_accuracy_vs_ipc, plot_clip_motion, plot_distilled_clips, plot_motion_classes
+from tsgf.figures import (plot_ablation, plot_accuracy_vs_ipc, plot_clip_motion, plot_cost, plot_distilled_clips,
+                          plot_motion_classes)
 from tsgf.saliency import SaliencyConfig
-from tsgf.tables import (MISSING, ablation_table, cited_results, format_mean_std, human_bytes, load_runs, main_table, method_label,
-                         motion_class_table, summarise, write_all_tables, write_table)
+from tsgf.tables import (MISSING, ablation_sweep_table, ablation_table, cited_results, cost_table, format_mean_std,
+                         human_bytes, load_runs, main_table, method_label, motion_class_table, motion_strength_table,
+                         summarise, write_all_tables, write_table)
 
 CLASSES = [f"class_{i}" for i in range(4)]  # chance = 25 %
 GRID = [("random_real", "none"), ("random_real", "tsgf_a"), ("sre2l", "none"), ("sre2l", "tsgf_a"),
@@ -150,8 +152,8 @@ def test_write_table_formats(tmp_path: Path) -> None:
 def test_write_all_tables(runs_csv: Path, tmp_path: Path) -> None:
     paths = write_all_tables(runs_csv, tmp_path / "tables")
     names = {p.name for p in paths}
-    assert names == {"all_cells.csv"} | {f"{s}.{e}" for s in ("main", "ablation", "motion_classes")
-                                          for e in ("csv", "md", "tex")}
+    assert names == {"all_cells.csv"} | {f"{s}.{e}" for s in ("main", "ablation", "motion_classes",
+                                                              "motion_strength", "cost") for e in ("csv", "md", "tex")}
     assert all(p.stat().st_size > 0 for p in paths)
     main = pd.read_csv(tmp_path / "tables" / "main.csv")
     assert main.iloc[-2]["Method"] == "Full data"
@@ -192,7 +194,7 @@ def test_partial_grid_contents(runs: pd.DataFrame) -> None:
 
 def test_run_figures(runs_csv: Path, tmp_path: Path) -> None:
     runs = load_runs(runs_csv)
-    for plot, name in ((plot_accuracy_vs_ipc, "ipc.png"), (plot_motion_classes, "motion.png")):
+    for plot, name in ((plot_accuracy_vs_ipc, "ipc.png"), (plot_motion_classes, "motion.png"), (plot_cost, "cost.png")):
         out = plot(runs, tmp_path / "figs" / name)
         assert out == tmp_path / "figs" / name
         assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -261,3 +263,50 @@ def test_set_mosaic_and_export(tmp_path: Path) -> None:
     assert (mosaic[:, 16] == 255).all() and (mosaic[:, :, 16] == 255).all()
     decoded, _ = _decode_gif(export_set_gif(clipset, tmp_path / "set.gif", min_tile_pixels=40))
     assert decoded.shape == (6, 3 * 33, 3 * 33, 3)
+
+
+def test_motion_strength_table_splits_classes_at_the_median() -> None:
+    # class_0 and class_1 move least; a run that gets exactly those right scores 100 / 0 on the halves
+    strength = pd.DataFrame({"class_name": CLASSES, "mean_frame_difference": [0.01, 0.02, 0.30, 0.40],
+                             "clips": 10})
+    runs = pd.DataFrame([{**_run("tsgf", "tsgf_a", 1, seed, 0.5),
+                          "per_class_accuracy": json.dumps({"class_0": 1.0, "class_1": 1.0, "class_2": 0.0,
+                                                            "class_3": 0.0})} for seed in range(2)])
+    table = motion_strength_table(runs, strength)
+    row = table.frame.set_index("Method").loc["TSGF"]
+    assert row["IPC 1 low-motion"] == "100.0 ± 0.0" and row["IPC 1 high-motion"] == "0.0 ± 0.0"
+    assert "low-motion: class_0 (0.010), class_1 (0.020); high-motion: class_2 (0.300), class_3 (0.400)" \
+        in table.caption
+    assert "No motion-strength data" in motion_strength_table(runs, None).caption
+
+
+def test_cost_table_reports_each_set_once_per_ipc(runs: pd.DataFrame) -> None:
+    runs = runs.assign(distill_peak_rss_mb=512.0, teacher_seconds=42.0)
+    table = cost_table(runs)
+    frame = table.frame.set_index("Method")
+    assert list(frame.index) == ["Random real", "SRe2L", "TSGF"]  # one row per set, augmentation does not matter
+    assert frame.loc["TSGF", "IPC 10 time (s)"] == "10.0" and frame.loc["TSGF", "IPC 1 peak RSS (MB)"] == "512"
+    assert "trained once in 42 s" in table.caption
+
+
+def test_ablation_sweep_table_marks_the_default_and_shows_changing_teachers(tmp_path: Path) -> None:
+    rows = []
+    for variant, accuracy, teacher in (("4", 0.3, 0.7), ("8", 0.5, 0.9)):
+        for seed in range(2):
+            rows.append({**_run("tsgf", "tsgf_a", 1, seed, accuracy + 0.1 * seed), "ablation": "frames",
+                         "variant": variant, "variant_is_default": variant == "8", "teacher_accuracy": teacher,
+                         "overrides": json.dumps({"dataset.motion.frames": int(variant), "distill.iterations": 9})})
+    spec = {"title": "Frames", "keys": ["dataset.motion.frames"]}
+    table = ablation_sweep_table(pd.DataFrame(rows), "frames", spec)
+    frame = table.frame.set_index("dataset.motion.frames")
+    assert list(frame.index) == ["4", "8 (default)"]
+    assert frame.loc["4", "TSGF, IPC 1"] == "35.0 ± 7.1" and frame.loc["8 (default)", "Teacher"] == "90.0"
+    assert "except distill.iterations = 9" in table.caption and "own teacher" in table.caption
+    figure = plot_ablation(load_runs_of(pd.DataFrame(rows), tmp_path), spec, tmp_path / "frames.png")
+    assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def load_runs_of(runs: pd.DataFrame, tmp_path: Path) -> pd.DataFrame:
+    """Through CSV and load_runs, as the workflow does (variant labels stay text)."""
+    runs.to_csv(tmp_path / "sweep.csv", index=False)
+    return load_runs(tmp_path / "sweep.csv")

@@ -38,7 +38,7 @@ DISTILL = {"iterations": 40, "lr": 0.1, "betas": [0.5, 0.9], "bn_weight": 0.01, 
            "holdout": "test", "val_fraction": 0.2}
 EVALUATE = {"network": NETWORK, "train": TRAIN, "holdout": "test", "val_fraction": 0.2, "saliency": SALIENCY,
             "tsgf_a": {"crop_scale": [0.6, 1.0], "flip": True, "erase_prob": 0.5, "erase_area": [0.05, 0.2],
-                       "guided": True}}
+                       "guided": True}, "labels": {"kind": "hard", "temperature": 4.0}}
 
 
 def tsgf(*args: str) -> list[str]:

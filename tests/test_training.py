@@ -1,12 +1,16 @@
 """The one training/evaluation harness, and the benchmark network's size."""
 
+import math
+
 import numpy as np
 import pytest
 import torch
 
-from tsgf.errors import NonFiniteLossError
-from tsgf.models import NetworkConfig, build_network, count_parameters
-from tsgf.training import ClipSource, TrainConfig, evaluate_classifier, train_classifier
+from tsgf.checkpoint import Checkpoint
+from tsgf.errors import ConfigError, NonFiniteLossError
+from tsgf.models import NetworkConfig, build_network, count_parameters, embed, model_input
+from tsgf.training import (ClipSource, SoftLabels, TrainConfig, embed_clips, evaluate_classifier, soft_label_loss,
+                           train_classifier)
 
 CPU = torch.device("cpu")
 SMALL = NetworkConfig(width=4, depth=2, kernel=(3, 3, 3), spatial_strides=(2, 1))
@@ -66,3 +70,122 @@ def test_batch_zscore_standardises_the_whole_batch_and_is_off_by_default():
     assert abs(float(plain.mean())) > 0.1
     assert abs(float(scored.mean())) < 1e-5 and abs(float(scored.std()) - 1) < 1e-5
     assert torch.allclose(scored, (plain - plain.mean()) / plain.std())
+
+
+def swapped(data: ClipSource) -> ClipSource:
+    return ClipSource(data.clips, data.rows, 1 - data.labels, data.mean, data.std)
+
+
+def predictions(model: torch.nn.Module, data: ClipSource) -> torch.Tensor:
+    clips, _ = data.read(np.arange(len(data.rows)))
+    with torch.no_grad():
+        return model.eval()(model_input(clips, data.mean, data.std)).argmax(1)
+
+
+def weights(model: torch.nn.Module) -> torch.Tensor:
+    return torch.cat([t.detach().flatten().float() for t in model.state_dict().values()])
+
+
+@pytest.fixture(scope="module")
+def contrary_teacher() -> torch.nn.Module:
+    """A BatchNorm teacher trained to call the dark clips 1 and the bright ones 0: the opposite of the hard labels."""
+    torch.manual_seed(5)
+    teacher = build_network(SMALL, 2, (4, 3, 16, 16), batchnorm=True)
+    train_classifier(teacher, swapped(separable_source()), TrainConfig(epochs=15, lr=0.05, batch_size=4), 5, CPU, 4)
+    assert torch.equal(predictions(teacher, separable_source()), 1 - torch.from_numpy(separable_source().labels))
+    return teacher.eval()
+
+
+def test_soft_label_loss_has_its_known_values():
+    teacher = torch.tensor([[0.0, 0.0], [1.0, -2.0]])
+    assert float(soft_label_loss(teacher.clone(), teacher, 3.0)) == pytest.approx(0.0, abs=1e-7)
+    # row 0: teacher (1/2, 1/2), student (3/4, 1/4) -> KL = 1/2 ln(4/3); row 1 matches; batchmean halves the sum
+    student = torch.tensor([[math.log(3.0), 0.0], [1.0, -2.0]])
+    assert float(soft_label_loss(student, teacher, 1.0)) == pytest.approx(0.25 * math.log(4 / 3), rel=1e-5)
+    # at T = 2 the logits are halved before the softmax and the KL is scaled by T^2 = 4
+    assert float(soft_label_loss(2 * student, 2 * teacher, 2.0)) == pytest.approx(math.log(4 / 3), rel=1e-5)
+
+
+def test_soft_label_loss_equals_a_manual_kl_divergence():
+    torch.manual_seed(6)
+    student, teacher, temperature = torch.randn(5, 4), torch.randn(5, 4), 2.5
+    p, q = (teacher / temperature).softmax(1), (student / temperature).softmax(1)
+    expected = (p * (p.log() - q.log())).sum() / 5 * temperature**2
+    assert torch.allclose(soft_label_loss(student, teacher, temperature), expected, atol=1e-6)
+
+
+def test_soft_labels_need_a_positive_temperature():
+    with pytest.raises(ConfigError, match="temperature"):
+        SoftLabels(torch.nn.Identity(), 0.0)
+
+
+def test_a_student_on_soft_labels_learns_the_teachers_predictions_not_the_hard_labels(contrary_teacher):
+    data = separable_source()
+    teacher_says = predictions(contrary_teacher, data)
+    teacher_before = weights(contrary_teacher)
+    torch.manual_seed(7)
+    student = build_network(SMALL, 2, (4, 3, 16, 16))
+    agreement_before = float((predictions(student, data) == teacher_says).float().mean())
+    contrary_teacher.train()  # handed over in train mode: the harness must freeze it itself
+    curve = train_classifier(student, data, TrainConfig(epochs=15, lr=0.05, batch_size=4), 7, CPU, 4,
+                             soft_labels=SoftLabels(contrary_teacher, temperature=2.0))
+    assert float((predictions(student, data) == teacher_says).float().mean()) == 1.0 > agreement_before
+    assert curve[-1]["loss"] < curve[0]["loss"]
+    assert curve[-1]["train_accuracy"] <= 0.1  # counted against the hard labels, which the teacher contradicts
+    assert torch.equal(weights(contrary_teacher), teacher_before)  # frozen: no step, no BatchNorm statistics
+    assert not contrary_teacher.training
+
+
+class Interrupted(Exception):
+    pass
+
+
+class InterruptedAfter(Checkpoint):
+    """Snapshots every epoch and stops the run (as a kill would) right after the snapshot of epoch `epoch`."""
+
+    def __init__(self, path, epoch: int) -> None:
+        super().__init__(path, 0.0, {"run": "soft"})
+        self.epoch = epoch
+
+    def save(self, state, where: str) -> None:
+        super().save(state, where)
+        if state["epoch"] == self.epoch:
+            raise Interrupted
+
+
+def test_soft_label_training_resumes_to_the_same_weights(contrary_teacher, tmp_path):
+    config = TrainConfig(epochs=4, lr=0.05, batch_size=4)
+    soft = SoftLabels(contrary_teacher, temperature=2.0)
+    torch.manual_seed(8)
+    uninterrupted = build_network(SMALL, 2, (4, 3, 16, 16))
+    expected = train_classifier(uninterrupted, separable_source(), config, 8, CPU, 4, soft_labels=soft)
+    torch.manual_seed(8)
+    with pytest.raises(Interrupted):
+        train_classifier(build_network(SMALL, 2, (4, 3, 16, 16)), separable_source(), config, 8, CPU, 4,
+                         checkpoint=InterruptedAfter(tmp_path / "run.ckpt", 2), soft_labels=soft)
+    torch.manual_seed(99)  # the resumed run must take everything from the snapshot, not from a lucky seed
+    resumed = build_network(SMALL, 2, (4, 3, 16, 16))
+    curve = train_classifier(resumed, separable_source(), config, 8, CPU, 4,
+                             checkpoint=Checkpoint(tmp_path / "run.ckpt", 0.0, {"run": "soft"}), soft_labels=soft)
+    assert curve == expected
+    assert torch.equal(weights(resumed), weights(uninterrupted))
+
+
+@pytest.mark.parametrize("arch", ["convnet3d", "r3d_18"])
+def test_embed_clips_equals_embed_on_the_centred_window_in_row_order(arch):
+    rng = np.random.default_rng(1)
+    clips = rng.integers(0, 256, size=(9, 8, 3, 24, 24)).astype(np.uint8)
+    rows = np.array([7, 2, 5, 0, 8, 3, 1])
+    data = ClipSource(clips, rows, np.zeros(len(rows), dtype=np.int64), torch.full((3,), 0.4),
+                      torch.full((3,), 0.25))
+    torch.manual_seed(9)
+    config = SMALL if arch == "convnet3d" else NetworkConfig(arch=arch)
+    model = build_network(config, 3, (6, 3, 24, 24))
+    model(torch.randn(4, 3, 6, 24, 24))  # train-mode pass: eval-mode features then differ from train-mode ones
+    features = embed_clips(model, data, batch_size=3, device=CPU, frames=6)
+    assert not model.training
+    centred = torch.from_numpy(clips[rows][:, 1:7]).float() / 255.0
+    with torch.no_grad():
+        expected = embed(model.eval(), model_input(centred, data.mean, data.std))
+    assert features.dtype == np.float32 and features.shape == (7, expected.shape[1])
+    np.testing.assert_allclose(features, expected.numpy(), rtol=1e-4, atol=1e-5)

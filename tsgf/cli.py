@@ -1,13 +1,17 @@
 """`python -m tsgf <stage> ...`: one command per workflow stage; each Snakemake rule calls one of them.
 
-Stages, in data-flow order: prepare -> train-teacher -> random-real / distill (shards) -> merge-distilled ->
-evaluate -> aggregate -> tables / figures. Parameters arrive as one JSON object (`--params`, text or @file),
-already validated by the workflow; each stage writes what it used into its outputs.
+Stages, in data-flow order: prepare (and motion-strength) -> train-teacher -> teacher-features -> training sets
+(random-real, select-coreset, distribution-matching, distill shards -> merge-distilled) -> evaluate -> aggregate ->
+tables / figures. Parameters arrive as one JSON object (`--params`, text or @file),
+already validated by the workflow; each stage writes what it used into its outputs. The stages that need torch
+live in tsgf/torch_stages.py and are imported only when one of them runs: a light stage (selection, merging,
+tables) starts in under a second instead of four, which adds up over the hundreds of jobs of a run.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import logging
 import sys
@@ -16,21 +20,15 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import torch
 
-from tsgf import runtime
-from tsgf.augment import SaliencyAugmentConfig, saliency_guided_augment
 from tsgf.baselines import select_random_real
-from tsgf.checkpoint import Checkpoint
 from tsgf.clipset import ClipSet, load_clipset, train_and_holdout, update_meta, write_clipset
+from tsgf.config import AUGMENTATIONS, CORESET_METHODS, DISTILLED_METHODS
 from tsgf.errors import TSGFError
-from tsgf.models import NetworkConfig, build_network, count_parameters, load_network, save_network
-from tsgf.saliency import SaliencyConfig, spatial_saliency_map
-from tsgf.sharding import Shard, shard_plan, shard_positions
-from tsgf.training import ClipSource, TrainConfig, evaluate_classifier, train_classifier
+from tsgf.measure import PRECISIONS, Stopwatch, peak_rss_mb
+from tsgf.sharding import DistillResult, Shard, merge_shards, shard_plan
 
 log = logging.getLogger("tsgf")
-SET_LABELS = {"random_real": "Random real", "sre2l": "SRe2L", "tsgf": "TSGF"}
 
 
 def _json_arg(text: str) -> dict[str, Any]:
@@ -42,29 +40,6 @@ def _json_arg(text: str) -> dict[str, Any]:
 def _write_json(path: Path, payload: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(payload, indent=2) + "\n")
-
-
-def _normalisation(data: ClipSet) -> tuple[torch.Tensor, torch.Tensor]:
-    return torch.tensor(data.meta["mean"]), torch.tensor(data.meta["std"])
-
-
-def _split_source(data: ClipSet, rows: np.ndarray) -> ClipSource:
-    return ClipSource(data.clips, rows, data.labels(rows), *_normalisation(data))
-
-
-def _start(args: argparse.Namespace, seed: int) -> torch.device:
-    """Device, threads and seeds of a compute stage."""
-    device = runtime.select_device(args.device)
-    runtime.configure(args.threads, seed, device)
-    return device
-
-
-def _checkpoint(args: argparse.Namespace, device: torch.device) -> Checkpoint:
-    """The stage's snapshots (off without --checkpoint), keyed by everything that decides its bits: the command
-    line minus where it writes and how often, plus the device actually used."""
-    key = {name: str(value) for name, value in sorted(vars(args).items())
-           if name not in ("handler", "checkpoint", "checkpoint_every", "log_level")}
-    return Checkpoint(args.checkpoint, args.checkpoint_every, {**key, "resolved_device": str(device)})
 
 
 # ---------------------------------------------------------------------------------------------------- stages
@@ -97,35 +72,6 @@ def cmd_prepare(args: argparse.Namespace) -> None:
              meta["sha256"][:12])
 
 
-def cmd_train_teacher(args: argparse.Namespace) -> None:
-    params = _json_arg(args.params)
-    device = _start(args, params["seed"])
-    checkpoint = _checkpoint(args, device)
-    data = load_clipset(args.data)
-    train_rows, holdout_rows = train_and_holdout(data, params["holdout"], params["val_fraction"])
-    teacher = build_network(NetworkConfig.from_dict(params["network"]), data.num_classes, data.clip_shape,
-                            batchnorm=True)
-    config = TrainConfig.from_dict(params["train"])
-    curve = train_classifier(teacher, _split_source(data, train_rows), config, params["seed"], device,
-                             data.clip_shape[0], desc="teacher", precision=args.precision, checkpoint=checkpoint)
-    seconds = checkpoint.elapsed_seconds()
-    result = evaluate_classifier(teacher, _split_source(data, holdout_rows), data.num_classes, config.test_passes,
-                                 config.batch_size, params["seed"], device, data.clip_shape[0], args.precision,
-                                 config.batch_zscore)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    save_network(out / "model.pt", teacher.cpu(), params["network"], data.num_classes, data.clip_shape, True)
-    pd.DataFrame(curve).to_csv(out / "curve.csv", index=False)
-    _write_json(out / "metrics.json", {
-        **result, "holdout": params["holdout"], "chance": 1 / data.num_classes, "train_seconds": seconds,
-        "parameters": count_parameters(teacher), "final_train_accuracy": curve[-1]["train_accuracy"],
-        "peak_rss_mb": runtime.peak_rss_mb(), "peak_gpu_mb": runtime.peak_gpu_mb(device),
-        "classes": data.classes, "device": str(device), "precision": args.precision, "params": params})
-    checkpoint.remove()
-    log.info("teacher: %s accuracy %.3f (chance %.3f) after %.0f s", params["holdout"], result["accuracy"],
-             1 / data.num_classes, seconds)
-
-
 def _selected_real(data: ClipSet, params: dict[str, Any], ipc: int, seed: int) -> np.ndarray:
     train_rows, _ = train_and_holdout(data, params["holdout"], params["val_fraction"])
     return select_random_real(train_rows, data.labels(train_rows), data.num_classes, ipc, seed)
@@ -149,11 +95,31 @@ def _write_training_set(out: Path, data: ClipSet, clips: np.ndarray, rows: np.nd
 def cmd_random_real(args: argparse.Namespace) -> None:
     params = _json_arg(args.params)
     data = load_clipset(args.data)
-    rows = _selected_real(data, params, args.ipc, args.seed)
-    clips = np.asarray(data.clips[rows])
+    with Stopwatch() as watch:
+        rows = _selected_real(data, params, args.ipc, args.seed)
     recipe = {"method": "random_real", "ipc": args.ipc, "seed": args.seed, "source": str(args.data), **params}
-    _write_training_set(Path(args.out), data, clips, rows, "random_real", recipe,
-                        {"wall_seconds": 0.0, "peak_rss_mb": None})
+    _write_training_set(Path(args.out), data, np.asarray(data.clips[rows]), rows, "random_real", recipe,
+                        {"wall_seconds": watch.seconds, "peak_rss_mb": peak_rss_mb()})
+
+
+def cmd_select_coreset(args: argparse.Namespace) -> None:
+    from tsgf.coresets import select_coreset
+
+    params = _json_arg(args.params)
+    data = load_clipset(args.data)
+    saved = np.load(args.features)
+    train_rows, _ = train_and_holdout(data, params["holdout"], params["val_fraction"])
+    if not np.array_equal(saved["rows"], train_rows):
+        raise TSGFError(f"{args.features} holds features of other training rows than {args.data} with holdout "
+                        f"{params['holdout']!r}: delete it so the workflow recomputes it")
+    with Stopwatch() as watch:
+        rows = select_coreset(args.method, saved["features"], saved["rows"], saved["labels"], data.num_classes,
+                              args.ipc, args.seed)
+    recipe = {"method": args.method, "ipc": args.ipc, "seed": args.seed, "features": str(args.features), **params}
+    # the method's cost includes computing the features it picks on
+    cost = {"wall_seconds": float(saved["seconds"]) + watch.seconds,
+            "peak_rss_mb": max(float(saved["peak_rss_mb"]), peak_rss_mb())}
+    _write_training_set(Path(args.out), data, np.asarray(data.clips[rows]), rows, args.method, recipe, cost)
 
 
 def _shard_of(params: dict[str, Any], num_classes: int, ipc: int, number: int) -> Shard:
@@ -163,33 +129,7 @@ def _shard_of(params: dict[str, Any], num_classes: int, ipc: int, number: int) -
     return plan[number]
 
 
-def cmd_distill(args: argparse.Namespace) -> None:
-    from tsgf.distill import DistillConfig, distill
-
-    params = _json_arg(args.params)
-    device = _start(args, args.seed)
-    checkpoint = _checkpoint(args, device)
-    data = load_clipset(args.data)
-    config = DistillConfig.from_dict(params)
-    shard = _shard_of(params, data.num_classes, args.ipc, args.shard)
-    positions = shard_positions(shard, data.num_classes, args.ipc, config.classes_per_batch)
-    rows = _selected_real(data, params, args.ipc, args.seed)[positions]
-    init = torch.from_numpy(np.asarray(data.clips[rows])).float() / 255.0
-    teacher = load_network(Path(args.teacher) / "model.pt")
-    result = distill(teacher, init, data.num_classes, args.ipc, config, args.seed, device, *_normalisation(data),
-                     shard, args.precision, checkpoint)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(args.out, positions=result.positions, clips=result.clips, saliency=result.saliency,
-             curve=np.array(json.dumps(result.curve)), seconds=result.seconds, peak_rss_mb=runtime.peak_rss_mb(),
-             peak_gpu_mb=np.nan if device.type != "cuda" else runtime.peak_gpu_mb(device), device=str(device))
-    checkpoint.remove()
-    log.info("distilled shard %d (%d clips) in %.0f s; final loss %.4f", args.shard, len(positions),
-             result.seconds, result.curve[-1]["loss"])
-
-
 def cmd_merge_distilled(args: argparse.Namespace) -> None:
-    from tsgf.distill import DistillResult, merge_shards
-
     params = _json_arg(args.params)
     data = load_clipset(args.data)
     loaded = [np.load(path) for path in args.shards]
@@ -197,7 +137,7 @@ def cmd_merge_distilled(args: argparse.Namespace) -> None:
                              float(f["seconds"])) for f in loaded]
     merged = merge_shards(results, data.num_classes * args.ipc)
     rows = _selected_real(data, params, args.ipc, args.seed)
-    method = "tsgf" if params["tsgf_o"]["enabled"] else "sre2l"
+    method = next(m for m, enabled in DISTILLED_METHODS.items() if enabled == params["tsgf_o"]["enabled"])
     recipe = {"method": method, "ipc": args.ipc, "seed": args.seed, "teacher": str(args.teacher), **params}
     peak_gpu = [float(f["peak_gpu_mb"]) for f in loaded if not np.isnan(f["peak_gpu_mb"])]
     extra = {"wall_seconds": merged.seconds, "shards": len(loaded),
@@ -211,98 +151,44 @@ def cmd_merge_distilled(args: argparse.Namespace) -> None:
              merged.seconds)
 
 
-def cmd_evaluate(args: argparse.Namespace) -> None:
-    params = _json_arg(args.params)
-    device = _start(args, args.seed)
-    checkpoint = _checkpoint(args, device)
-    data = load_clipset(args.data)
-    train_rows, holdout_rows = train_and_holdout(data, params["holdout"], params["val_fraction"])
-    if args.full_data:
-        train, config, set_meta = _split_source(data, train_rows), TrainConfig.from_dict(params["full_data_train"]), {}
-    else:
-        training_set = load_clipset(args.train_set)
-        rows = np.arange(len(training_set.clips))
-        train = ClipSource(training_set.clips, rows, training_set.labels(rows), *_normalisation(data))
-        config, set_meta = TrainConfig.from_dict(params["train"]), training_set.meta
-    augment = None
-    if args.augmentation == "tsgf_a":
-        saliency = SaliencyConfig.from_dict(params["saliency"])
-        tsgf_a = SaliencyAugmentConfig.from_dict(params["tsgf_a"])
-
-        def augment(clips: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-            return saliency_guided_augment(clips, spatial_saliency_map(clips, saliency), gen, tsgf_a)
-
-    torch.manual_seed(args.seed)  # student initialisation
-    frames = data.clip_shape[0]
-    student = build_network(NetworkConfig.from_dict(params["network"]), data.num_classes, data.clip_shape)
-    curve = train_classifier(student, train, config, args.seed, device, frames, augment, desc=f"student {args.method}",
-                             precision=args.precision, checkpoint=checkpoint)
-    result = evaluate_classifier(student, _split_source(data, holdout_rows), data.num_classes, config.test_passes,
-                                 config.batch_size, args.seed, device, frames, args.precision, config.batch_zscore)
-    seconds = checkpoint.elapsed_seconds()
-    motion_only = set(data.meta["motion_only_classes"])
-    per_class = dict(zip(data.classes, result["per_class_accuracy"]))
-    motion = [a for c, a in per_class.items() if c in motion_only]
-    other = [a for c, a in per_class.items() if c not in motion_only]
-    num_train = len(train.rows)
-    _write_json(Path(args.out), {
-        "dataset": data.meta["dataset"],
-        "method": "full" if args.full_data else args.method, "augmentation": args.augmentation,
-        "tsgf_o": args.method == "tsgf" and not args.full_data, "tsgf_a": args.augmentation == "tsgf_a",
-        "ipc": None if args.full_data else num_train // data.num_classes, "seed": args.seed,
-        "holdout": params["holdout"], "accuracy": result["accuracy"], "per_class_accuracy": per_class,
-        "motion_only_accuracy": float(np.mean(motion)) if motion else None,
-        "other_accuracy": float(np.mean(other)) if other else None, "num_train_clips": num_train,
-        "storage_bytes": int(num_train * np.prod(data.clip_shape) + 8 * num_train),
-        "distill_seconds": set_meta.get("wall_seconds", 0.0), "distill_peak_rss_mb": set_meta.get("peak_rss_mb"),
-        "eval_seconds": seconds, "eval_peak_rss_mb": runtime.peak_rss_mb(), "test_passes": result["test_passes"],
-        "final_train_loss": curve[-1]["loss"], "final_train_accuracy": curve[-1]["train_accuracy"],
-        "train_set": None if args.full_data else str(args.train_set), "device": str(device),
-        "precision": args.precision, "params": params})
-    checkpoint.remove()
-    log.info("student on %s (%s): %s accuracy %.3f in %.0f s", args.method, args.augmentation, params["holdout"],
-             result["accuracy"], seconds)
-
-
 def cmd_aggregate(args: argparse.Namespace) -> None:
-    teacher = json.loads(Path(args.teacher_metrics).read_text()) if args.teacher_metrics else {}
-    rows = []
-    for path in args.results:
-        row = json.loads(Path(path).read_text())
-        row.pop("params", None)
-        row["per_class_accuracy"] = json.dumps(row["per_class_accuracy"])
-        row["teacher_accuracy"] = teacher.get("accuracy")
-        rows.append(row)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    pd.DataFrame(rows).to_csv(out, index=False)
-    log.info("aggregated %d runs into %s", len(rows), out)
+    variants = _json_arg(args.variants)
+    if sum(v["count"] for v in variants) != len(args.results):
+        raise TSGFError(f"--variants count {sum(v['count'] for v in variants)} results, but {len(args.results)} "
+                        f"were given")
+    rows, results = [], iter(args.results)
+    for variant in variants:
+        teacher = json.loads(Path(variant["teacher_metrics"]).read_text())
+        for path in itertools.islice(results, variant["count"]):
+            row = json.loads(Path(path).read_text())
+            row.pop("params", None)
+            row.update(ablation=args.ablation, variant=variant["label"], variant_is_default=variant["default"],
+                       overrides=json.dumps(variant["overrides"]), teacher_accuracy=teacher["accuracy"],
+                       teacher_seconds=teacher["train_seconds"],
+                       per_class_accuracy=json.dumps(row["per_class_accuracy"]))
+            rows.append(row)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(rows).to_csv(args.out, index=False)
+    log.info("aggregated %d runs of %s into %s", len(rows), args.ablation, args.out)
 
 
 def cmd_tables(args: argparse.Namespace) -> None:
     from tsgf.tables import write_all_tables
 
-    for path in write_all_tables(Path(args.runs), Path(args.out_dir)):
+    strength = pd.read_csv(args.motion_strength) if args.motion_strength else None
+    for path in write_all_tables(args.runs, args.out_dir, _json_arg(args.ablations), strength):
         log.info("wrote %s", path)
 
 
-def cmd_figures(args: argparse.Namespace) -> None:
-    from tsgf import figures
-    from tsgf.clip_export import export_set_gif
+def _torch(name: str):
+    """The handler of a stage in tsgf/torch_stages.py, imported when that stage runs."""
 
-    runs = pd.read_csv(args.runs)
-    out = Path(args.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    sets = {method: Path(path) for method, path in (item.split("=", 1) for item in args.sets)}
-    labelled = {SET_LABELS.get(method, method): path for method, path in sets.items()}
-    saliency = SaliencyConfig.from_dict(_json_arg(args.saliency))
-    written = [figures.plot_accuracy_vs_ipc(runs, out / "accuracy_vs_ipc.png"),
-               figures.plot_distilled_clips(labelled, out / "distilled_clips.png", saliency),
-               figures.plot_clip_motion(labelled, out / "motion_flow.png"),
-               figures.plot_motion_classes(runs, out / "motion_classes.png")]
-    written += [export_set_gif(load_clipset(path), out / "clips" / f"{method}.gif") for method, path in sets.items()]
-    for path in written:
-        log.info("wrote %s", path)
+    def handler(args: argparse.Namespace) -> None:
+        from tsgf import torch_stages
+
+        getattr(torch_stages, f"cmd_{name}")(args)
+
+    return handler
 
 
 # ---------------------------------------------------------------------------------------------------- parser
@@ -320,7 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
         if compute:
             sub.add_argument("--threads", type=int, default=1, help="torch CPU threads")
             sub.add_argument("--device", default="auto", help="auto (GPU if visible, else CPU), cpu or cuda[:N]")
-            sub.add_argument("--precision", default="fp32", choices=runtime.PRECISIONS,
+            sub.add_argument("--precision", default="fp32", choices=PRECISIONS,
                              help="bf16: autocast network forward passes on CUDA (no effect on CPU)")
             sub.add_argument("--checkpoint", type=Path,
                              help="snapshot file: resume from it if it exists, delete it when done (default: off)")
@@ -333,53 +219,77 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--out", required=True, type=Path)
     sub.add_argument("--threads", type=int, default=1, help="videos decoded in parallel")
 
-    sub = stage("train-teacher", cmd_train_teacher, "train the BatchNorm teacher on the full train split", True)
+    sub = stage("train-teacher", _torch("train_teacher"), "train the BatchNorm teacher on the full train split", True)
     sub.add_argument("--data", required=True, type=Path)
     sub.add_argument("--params", required=True)
     sub.add_argument("--out", required=True, type=Path)
 
+    sub = stage("teacher-features", _torch("teacher_features"), "the teacher's penultimate features of every training "
+                "clip (.npz), for the coresets", True)
+    sub.add_argument("--data", required=True, type=Path)
+    sub.add_argument("--teacher", required=True, type=Path, help="the teacher's directory")
+    sub.add_argument("--params", required=True, help="the teacher's params (its split and batch size)")
+    sub.add_argument("--out", required=True, type=Path)
+
     for name, handler, text in (
             ("random-real", cmd_random_real, "select random real clips per class"),
-            ("distill", cmd_distill, "synthesise one shard of a distilled set against the teacher (.npz)"),
+            ("select-coreset", cmd_select_coreset, "pick a herding or k-center coreset on the teacher's features"),
+            ("distribution-matching", _torch("distribution_matching"), "synthesise a DM set with random networks"),
+            ("distill", _torch("distill"), "synthesise one shard of a distilled set against the teacher (.npz)"),
             ("merge-distilled", cmd_merge_distilled, "merge a distilled set's shards into a clip set")):
-        sub = stage(name, handler, text, compute=name == "distill")
+        sub = stage(name, handler, text, compute=name in ("distill", "distribution-matching"))
         sub.add_argument("--data", required=True, type=Path)
-        if name != "random-real":
+        if name in ("distill", "merge-distilled"):
             sub.add_argument("--teacher", required=True, type=Path)
         sub.add_argument("--ipc", required=True, type=int)
         sub.add_argument("--seed", required=True, type=int)
         sub.add_argument("--params", required=True)
         sub.add_argument("--out", required=True, type=Path)
+        if name == "select-coreset":
+            sub.add_argument("--method", required=True, choices=CORESET_METHODS)
+            sub.add_argument("--features", required=True, type=Path, help="the teacher-features output (.npz)")
         if name == "distill":
             sub.add_argument("--shard", type=int, default=0, help="which shard of the set's plan (tsgf/sharding.py)")
         if name == "merge-distilled":
             sub.add_argument("shards", nargs="+", type=Path, help="every shard's .npz, in any order")
 
-    sub = stage("evaluate", cmd_evaluate, "train a fresh student on a training set, test it on real clips", True)
+    sub = stage("evaluate", _torch("evaluate"), "train a fresh student on a training set, test it on real clips", True)
     sub.add_argument("--data", required=True, type=Path, help="the real prepared clip set (its test split)")
     source = sub.add_mutually_exclusive_group(required=True)
     source.add_argument("--train-set", type=Path, help="a clip set to train on (distilled or random real)")
     source.add_argument("--full-data", action="store_true", help="train on the full real train split")
     sub.add_argument("--method", default="full", help="the training set's method name, for the results row")
-    sub.add_argument("--augmentation", choices=["none", "tsgf_a"], default="none")
+    sub.add_argument("--augmentation", choices=AUGMENTATIONS, default="none")
+    sub.add_argument("--teacher", type=Path, help="the teacher's directory, for evaluation.labels.kind 'soft'")
     sub.add_argument("--seed", required=True, type=int)
     sub.add_argument("--params", required=True)
     sub.add_argument("--out", required=True, type=Path)
 
-    sub = stage("aggregate", cmd_aggregate, "collect evaluation results into one tidy CSV")
-    sub.add_argument("results", nargs="+", type=Path)
-    sub.add_argument("--teacher-metrics", type=Path)
+    sub = stage("motion-strength", _torch("motion_strength"),
+                "mean inter-frame difference of each class's training clips")
+    sub.add_argument("--data", required=True, type=Path)
+    sub.add_argument("--params", required=True, help="the split: holdout and val_fraction")
     sub.add_argument("--out", required=True, type=Path)
 
-    sub = stage("tables", cmd_tables, "main, ablation and per-class tables as CSV, Markdown and LaTeX")
-    sub.add_argument("--runs", required=True, type=Path)
+    sub = stage("aggregate", cmd_aggregate, "collect one ablation's evaluation results into one tidy CSV")
+    sub.add_argument("results", nargs="+", type=Path, help="evaluation JSON files, grouped by variant in order")
+    sub.add_argument("--ablation", required=True, help="'main' or the ablation's name")
+    sub.add_argument("--variants", required=True, help="JSON list: per variant its label, overrides, default, "
+                     "teacher_metrics and count (how many of the results, in order, are its own)")
+    sub.add_argument("--out", required=True, type=Path)
+
+    sub = stage("tables", cmd_tables, "every table (main, ablations, motion, cost) as CSV, Markdown and LaTeX")
+    sub.add_argument("--runs", nargs="+", required=True, type=Path, help="the aggregate CSV of each ablation")
+    sub.add_argument("--ablations", default="{}", help="JSON: ablation name -> {title, keys}")
+    sub.add_argument("--motion-strength", type=Path, help="the motion-strength CSV of the main dataset")
     sub.add_argument("--out-dir", required=True, type=Path)
 
-    sub = stage("figures", cmd_figures, "accuracy vs IPC, distilled clip strips, their optical flow, motion-class "
-                "accuracy; each set as an animated GIF (clips/METHOD.gif)")
-    sub.add_argument("--runs", required=True, type=Path)
+    sub = stage("figures", _torch("figures"), "accuracy vs IPC and vs cost, distilled clip strips, their optical flow, "
+                "motion-class accuracy, one figure per ablation; each set as an animated GIF (clips/METHOD.gif)")
+    sub.add_argument("--runs", nargs="+", required=True, type=Path, help="the aggregate CSV of each ablation")
     sub.add_argument("--sets", nargs="+", required=True, help="METHOD=DIR clip sets to draw and export")
     sub.add_argument("--saliency", required=True, help="the saliency config section as JSON")
+    sub.add_argument("--ablations", default="{}", help="JSON: ablation name -> {title, keys}")
     sub.add_argument("--out-dir", required=True, type=Path)
     return parser
 

@@ -17,12 +17,15 @@ from typing import Any
 import jsonschema
 import yaml
 
+from tsgf.coresets import CORESET_METHODS
 from tsgf.datasets import clip_frames
 from tsgf.datasets.layouts import EXPECTED_LAYOUT
 from tsgf.errors import ConfigError
 
-METHODS = ("random_real", "sre2l", "tsgf")
-DISTILLED_METHODS = {"sre2l": False, "tsgf": True}  # name -> TSGF_O enabled
+# Training sets, in table order: real clips picked at random or as coresets on the teacher's features, or
+# synthesised (distribution matching with random networks; SRe2L and TSGF against the teacher).
+METHODS = ("random_real", "herding", "kcenter", "dm", "sre2l", "tsgf")
+DISTILLED_METHODS = {"sre2l": False, "tsgf": True}  # synthesised against the teacher; name -> TSGF_O enabled
 AUGMENTATIONS = ("none", "tsgf_a")
 
 
@@ -96,10 +99,13 @@ def _check_relations(config: dict[str, Any], source: str) -> list[str]:
         train_per_class = dataset["motion"]["train_per_class"]
         if config["holdout"] == "val":
             train_per_class -= max(1, round(config["val_fraction"] * train_per_class))
-        for ipc in config["experiment"]["ipcs"]:
-            if ipc > train_per_class:
-                problems.append(f"{source}: config key 'experiment.ipcs' holds {ipc}, more than the "
-                                f"{train_per_class} training clips per class: lower it or generate more clips")
+        asked = {"experiment.ipcs": config["experiment"]["ipcs"]}
+        asked.update({f"ablations.{name}.ipcs": spec["ipcs"] for name, spec in config.get("ablations", {}).items()})
+        for key, ipcs in asked.items():
+            for ipc in ipcs:
+                if ipc > train_per_class:
+                    problems.append(f"{source}: config key '{key}' holds {ipc}, more than the {train_per_class} "
+                                    f"training clips per class: lower it or generate more clips")
     else:
         problems += _check_real_dataset(dataset, source)
     for key in ("crop_scale", "erase_area"):
@@ -148,4 +154,4 @@ def stage_hash(*parts: Any) -> str:
     return hashlib.sha1(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:8]
 
 
-__all__ = ["METHODS", "DISTILLED_METHODS", "AUGMENTATIONS", "validate_config", "stage_hash"]
+__all__ = ["METHODS", "CORESET_METHODS", "DISTILLED_METHODS", "AUGMENTATIONS", "validate_config", "stage_hash"]

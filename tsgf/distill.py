@@ -16,6 +16,7 @@ filter act. Both are measured.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,12 +29,12 @@ from tsgf.augment import random_clip_augment
 from tsgf.bn_matching import BatchNormStatistics, bn_matching_loss
 from tsgf.checkpoint import Checkpoint, disabled
 from tsgf.errors import TSGFError
-from tsgf.models import model_input
+from tsgf.models import NetworkConfig, build_network, embed, model_input
 from tsgf.runtime import autocast, place, progress
 from tsgf.runtime import generator as make_generator
 from tsgf.saliency import SaliencyConfig, expand_to_clips, temporal_saliency
-from tsgf.sharding import Shard, class_groups, shard_positions
-from tsgf.training import check_finite
+from tsgf.sharding import DistillResult, Shard, class_groups, shard_positions
+from tsgf.training import ClipSource, check_finite
 
 
 @dataclass(frozen=True)
@@ -71,27 +72,44 @@ class DistillConfig:
                    **filter_keys)
 
 
-@dataclass
-class DistillResult:
-    """The clips one shard (or a merge of shards) produced, at their positions in the class-major set: clip i of
-    class c sits at c * ipc + i."""
-
-    positions: np.ndarray
-    clips: np.ndarray  # uint8 (N, T, C, H, W)
-    curve: list[dict[str, float]]
-    saliency: np.ndarray  # TSGF_O's per-frame weights of the final clips, (N, T); all ones for SRe2L (w = 1)
-    seconds: float
+    @classmethod
+    def for_distribution_matching(cls, params: dict[str, Any]) -> "DistillConfig":
+        """The synthesis loop's settings for DM (params: the workflow's `dm` section with the distillation
+        augmentation): no teacher, no TSGF_O."""
+        augment = params["augment"]
+        return cls(iterations=params["iterations"], lr=params["lr"], init=params["init"],
+                   crop_scale=tuple(augment["crop_scale"]), flip=augment["flip"], max_roll=augment["max_roll"],
+                   tsgf_o=False, log_every=params["log_every"])
 
 
 def to_uint8(clips: torch.Tensor) -> np.ndarray:
     return (clips.detach().cpu() * 255.0).round().clamp(0, 255).to(torch.uint8).numpy()
 
 
-def optimise_batch(teacher: nn.Module, init: torch.Tensor, labels: torch.Tensor, config: DistillConfig,
-                   gen: torch.Generator, mean: torch.Tensor, std: torch.Tensor, desc: str, precision: str = "fp32",
-                   checkpoint: Checkpoint | None = None, job_state: dict[str, Any] | None = None,
+# what a synthesis loop minimises: the augmented clips (N, T, C, H, W) in [0, 1] -> (loss, named parts)
+Objective = Callable[[torch.Tensor], tuple[torch.Tensor, dict[str, torch.Tensor]]]
+
+
+def teacher_objective(teacher: nn.Module, labels: torch.Tensor, config: DistillConfig, mean: torch.Tensor,
+                      std: torch.Tensor, precision: str = "fp32") -> Objective:
+    """SRe2L's recover loss against the frozen BatchNorm teacher: CE + lambda_BN * BN-statistics matching."""
+
+    def objective(augmented: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        # only the teacher's forward pass may run in bf16: the BN statistics hook and both losses are fp32
+        with BatchNormStatistics(teacher) as statistics, autocast(augmented.device, precision):
+            logits = teacher(place(model_input(augmented, mean, std), augmented.device))
+        ce = F.cross_entropy(logits.float(), labels)
+        bn = bn_matching_loss(statistics, config.first_bn_multiplier)
+        return ce + config.bn_weight * bn, {"ce": ce, "bn": bn}
+
+    return objective
+
+
+def optimise_batch(init: torch.Tensor, objective: Objective, config: DistillConfig, gen: torch.Generator,
+                   desc: str, checkpoint: Checkpoint | None = None, job_state: dict[str, Any] | None = None,
                    resume: dict[str, Any] | None = None) -> tuple[torch.Tensor, list]:
-    """Optimise one class-diverse batch of clips (N, T, C, H, W) in [0, 1] against the frozen teacher.
+    """Optimise one batch of clips (N, T, C, H, W) in [0, 1] to minimise `objective` of their augmented copies:
+    the one synthesis loop of every optimised training set (SRe2L, TSGF and DM).
 
     When `checkpoint` is due after an iteration, it saves `job_state` (the caller's progress over batches) with
     this batch's state under "batch"; `resume` is such a "batch" state to continue from."""
@@ -111,12 +129,7 @@ def optimise_batch(teacher: nn.Module, init: torch.Tensor, labels: torch.Tensor,
         for group in optimiser.param_groups:  # cosine decay to 0
             group["lr"] = 0.5 * config.lr * (1 + math.cos(math.pi * iteration / config.iterations))
         augmented = random_clip_augment(synthetic, gen, config.crop_scale, config.flip, config.max_roll)
-        # only the teacher's forward pass may run in bf16: the BN statistics hook and both losses are fp32
-        with BatchNormStatistics(teacher) as statistics, autocast(augmented.device, precision):
-            logits = teacher(place(model_input(augmented, mean, std), augmented.device))
-        ce = F.cross_entropy(logits.float(), labels)
-        bn = bn_matching_loss(statistics, config.first_bn_multiplier)
-        loss = ce + config.bn_weight * bn
+        loss, parts = objective(augmented)
         check_finite(loss, f"{desc}, iteration {iteration + 1}")
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
@@ -132,7 +145,8 @@ def optimise_batch(teacher: nn.Module, init: torch.Tensor, labels: torch.Tensor,
                 synthetic.copy_(before + weights * (synthetic - before))
             synthetic.clamp_(0.0, 1.0)
         if iteration % config.log_every == 0 or iteration == config.iterations - 1:
-            curve.append({"iteration": iteration + 1, "loss": loss.item(), "ce": ce.item(), "bn": bn.item(),
+            curve.append({"iteration": iteration + 1, "loss": loss.item(),
+                          **{name: value.item() for name, value in parts.items()},
                           "mean_weight": float(weights.mean()) if config.tsgf_o else 1.0})
         if checkpoint.due():
             batch = {"iteration": iteration + 1, "synthetic": synthetic.detach().cpu(),
@@ -173,10 +187,10 @@ def distill(teacher: nn.Module, init_clips: torch.Tensor, num_classes: int, ipc:
             if config.init == "noise":
                 init = torch.rand(init.shape, generator=gen)
             labels = torch.tensor(groups[group], device=device)
-            clips, batch_curve = optimise_batch(teacher, init.to(device), labels, config, gen, mean, std,
+            objective = teacher_objective(teacher, labels, config, mean, std, precision)
+            clips, batch_curve = optimise_batch(init.to(device), objective, config, gen,
                                                 desc=f"distil IPC index {index + 1}/{ipc}, class group {group + 1}",
-                                                precision=precision, checkpoint=checkpoint, job_state=job_state,
-                                                resume=in_progress)
+                                                checkpoint=checkpoint, job_state=job_state, resume=in_progress)
             in_progress = None
             job_state["output"][members] = clips.cpu()
             job_state["curve"] += [{"ipc_index": index, "class_group": group, **row} for row in batch_curve]
@@ -190,17 +204,61 @@ def distill(teacher: nn.Module, init_clips: torch.Tensor, num_classes: int, ipc:
     return DistillResult(np.array(positions), stored, job_state["curve"], saliency, checkpoint.elapsed_seconds())
 
 
-def merge_shards(results: list[DistillResult], total: int) -> DistillResult:
-    """Put the shards of one set back in class-major order; every position must come exactly once."""
-    positions = np.concatenate([r.positions for r in results])
-    if sorted(positions.tolist()) != list(range(total)):
-        raise TSGFError(f"the shards cover positions {sorted(positions.tolist())}, not 0..{total - 1} once each: "
-                        f"they come from different shard plans or one is missing; re-run the set's distill jobs")
-    order = np.argsort(positions)
-    curve = sorted((row for r in results for row in r.curve),
-                   key=lambda row: (row["ipc_index"], row["class_group"], row["iteration"]))
-    return DistillResult(positions[order], np.concatenate([r.clips for r in results])[order], curve,
-                         np.concatenate([r.saliency for r in results])[order], sum(r.seconds for r in results))
+def distribution_matching_objective(real: ClipSource, labels: torch.Tensor, network: NetworkConfig,
+                                    num_classes: int, clip_shape: tuple[int, int, int, int], config: DistillConfig,
+                                    real_per_class: int, gen: torch.Generator, precision: str = "fp32") -> Objective:
+    """DM (Zhao & Bilen 2023): at each call a freshly initialised network of the student's architecture embeds a
+    random batch of real clips per class and the synthetic clips; the loss is the sum over classes of the squared
+    distance between the mean embeddings. Real clips get the same kind of clip-consistent augmentation."""
+    by_class = {int(c): np.flatnonzero(real.labels == c) for c in labels.unique()}
+    for label, members in by_class.items():
+        if len(members) == 0:
+            raise TSGFError(f"distribution matching: class {label} has no real training clips to match")
+
+    def objective(augmented: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        device = augmented.device
+        with torch.random.fork_rng(devices=[]):  # the network's initialisation draws from our stream only
+            torch.manual_seed(int(torch.randint(0, 2**62, (1,), generator=gen)))
+            net = place(build_network(network, num_classes, clip_shape), device).eval()
+        for parameter in net.parameters():
+            parameter.requires_grad_(False)
+        mean, std = real.mean.to(device), real.std.to(device)
+        loss = torch.zeros((), device=device)
+        for label, members in by_class.items():
+            count = min(real_per_class, len(members))
+            picked = members[torch.randperm(len(members), generator=gen)[:count].numpy()]
+            clips, _ = real.read(picked)
+            clips = random_clip_augment(clips, gen, config.crop_scale, config.flip, config.max_roll).to(device)
+            with torch.no_grad(), autocast(device, precision):
+                real_mean = embed(net, place(model_input(clips, mean, std), device)).float().mean(0)
+            with autocast(device, precision):
+                synthetic = embed(net, place(model_input(augmented[labels == label], mean, std), device))
+            loss = loss + (real_mean - synthetic.float().mean(0)).pow(2).sum()
+        return loss, {}
+
+    return objective
 
 
-__all__ = ["DistillConfig", "DistillResult", "to_uint8", "optimise_batch", "distill", "merge_shards"]
+def distribution_matching(init_clips: torch.Tensor, num_classes: int, ipc: int, real: ClipSource,
+                          network: NetworkConfig, config: DistillConfig, real_per_class: int, seed: int,
+                          device: torch.device, precision: str = "fp32",
+                          checkpoint: Checkpoint | None = None) -> DistillResult:
+    """A whole DM set (class-major, `ipc` clips per class) optimised as one batch in the shared synthesis loop:
+    DM matches each class's mean embedding with all of its synthetic clips together, so the set is not split
+    into independent per-IPC batches. `init_clips` are the random real clips of the same seed ("real" init)."""
+    checkpoint = checkpoint or disabled()
+    gen = make_generator(seed, ipc, 1)
+    labels = torch.arange(num_classes).repeat_interleave(ipc)
+    init = init_clips if config.init == "real" else torch.rand(init_clips.shape, generator=gen)
+    objective = distribution_matching_objective(real, labels.to(device), network, num_classes,
+                                                tuple(init_clips.shape[1:]), config, real_per_class, gen, precision)
+    state = checkpoint.load()
+    clips, curve = optimise_batch(init.to(device), objective, config, gen, desc=f"DM, IPC {ipc}",
+                                  checkpoint=checkpoint, job_state={}, resume=state["batch"] if state else None)
+    stored = to_uint8(clips)
+    return DistillResult(np.arange(len(stored)), stored, curve, np.ones(stored.shape[:2], dtype=np.float32),
+                         checkpoint.elapsed_seconds())
+
+
+__all__ = ["DistillConfig", "Objective", "to_uint8", "teacher_objective", "optimise_batch", "distill",
+           "distribution_matching_objective", "distribution_matching"]

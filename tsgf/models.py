@@ -5,6 +5,9 @@ ReLU, MaxPool (1,2,2) after the first block and 2x2x2 after the others; head Avg
 1x1x1 conv to the classes, max over the remaining time axis. About 3.65 M parameters at 50 classes. Width,
 depth, kernel and strides are knobs so the embedded default can be small. The teacher is the same stack with
 BatchNorm3d after every convolution (the statistics TSGF's synthesis matches).
+
+For cross-architecture evaluation the students may also be torchvision's video ResNets (R3D-18, MC3-18,
+R(2+1)D-18), always randomly initialised: nothing is downloaded.
 """
 
 from __future__ import annotations
@@ -17,6 +20,9 @@ import torch
 from torch import nn
 
 from tsgf.errors import ConfigError
+
+ARCHITECTURES = ("convnet3d", "r3d_18", "mc3_18", "r2plus1d_18")
+_VIDEO_RESNETS = ARCHITECTURES[1:]  # torchvision.models.video builders of these names
 
 
 @dataclass(frozen=True)
@@ -76,12 +82,41 @@ class ConvNet3D(nn.Module):
         return self.head(features).amax(dim=(2, 3, 4))  # max over the remaining time axis
 
 
+def _video_resnet(arch: str, num_classes: int, channels: int) -> nn.Module:
+    from torchvision.models import video  # imported here: it adds seconds to every job that needs no ResNet
+
+    model = getattr(video, arch)(weights=None, num_classes=num_classes)
+    if channels != 3:  # the stem is built for RGB; other clip sets (e.g. grey) get a first conv of their own
+        first = model.stem[0]
+        model.stem[0] = nn.Conv3d(channels, first.out_channels, first.kernel_size, first.stride, first.padding,
+                                  bias=first.bias is not None)
+        nn.init.kaiming_normal_(model.stem[0].weight, mode="fan_out", nonlinearity="relu")  # torchvision's init
+    return model
+
+
 def build_network(config: NetworkConfig, num_classes: int, clip_shape: tuple[int, int, int, int],
                   batchnorm: bool = False) -> nn.Module:
-    """The network named by `config.arch`, for clips of `clip_shape` (T, C, H, W)."""
+    """The network named by `config.arch` (one of ARCHITECTURES), for clips of `clip_shape` (T, C, H, W).
+
+    The torchvision video ResNets ignore width, depth, kernel, spatial_strides and dropout, and `batchnorm`
+    (they always have BatchNorm); they are randomly initialised and take the same (B, C, T, H, W) input."""
     if config.arch == "convnet3d":
         return ConvNet3D(num_classes, clip_shape, config, batchnorm=batchnorm)
-    raise ConfigError(f"network.arch {config.arch!r} is not known; use 'convnet3d'")
+    if config.arch in _VIDEO_RESNETS:
+        return _video_resnet(config.arch, num_classes, clip_shape[1])
+    raise ConfigError(f"network.arch {config.arch!r} is not known; use one of {', '.join(ARCHITECTURES)}")
+
+
+def embed(model: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
+    """Penultimate features (B, D) of network input (B, C, T, H, W); differentiable, so distribution matching can
+    back-propagate through it into the inputs. ConvNet3D: its feature stack averaged over time and space (before
+    dropout and the classifier); the video ResNets: everything before `fc`."""
+    if isinstance(model, ConvNet3D):
+        return model.features(inputs).mean(dim=(2, 3, 4))
+    if type(model).__name__ == "VideoResNet":  # by name: importing torchvision costs every job seconds
+        features = model.layer4(model.layer3(model.layer2(model.layer1(model.stem(inputs)))))
+        return model.avgpool(features).flatten(1)
+    raise TypeError(f"embed does not know the network {type(model).__name__}")
 
 
 def count_parameters(model: nn.Module) -> int:
@@ -116,5 +151,5 @@ def load_network(path: Path) -> nn.Module:
     return model
 
 
-__all__ = ["NetworkConfig", "ConvNet3D", "build_network", "count_parameters", "model_input", "save_network",
-           "load_network"]
+__all__ = ["ARCHITECTURES", "NetworkConfig", "ConvNet3D", "build_network", "embed", "count_parameters",
+           "model_input", "save_network", "load_network"]

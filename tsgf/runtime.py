@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import resource
 import sys
 import time
 from collections.abc import Iterable, Iterator
@@ -16,11 +15,11 @@ from torch import nn
 from tqdm import tqdm
 
 from tsgf.errors import DeviceError
+from tsgf.measure import PRECISIONS, Stopwatch, peak_rss_mb  # re-exported: a compute stage needs one module
 
 log = logging.getLogger("tsgf")
 Item = TypeVar("Item")
 Placeable = TypeVar("Placeable", torch.Tensor, nn.Module)
-PRECISIONS = ("fp32", "bf16")
 
 
 def select_device(requested: str = "auto") -> torch.device:
@@ -89,11 +88,6 @@ def generator(seed: int, *stream: int) -> torch.Generator:
     return torch.Generator().manual_seed(mixed)
 
 
-def peak_rss_mb() -> float:
-    """Peak resident memory of this process so far, in MiB (Linux reports KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def peak_gpu_mb(device: torch.device) -> float | None:
     if device.type != "cuda":
         return None
@@ -115,4 +109,5 @@ def progress(items: Iterable[Item], total: int, desc: str, log_every_s: float = 
             last = now
 
 
-__all__ = ["PRECISIONS", "select_device", "configure", "autocast", "place", "generator", "peak_rss_mb", "peak_gpu_mb", "progress"]
+__all__ = ["PRECISIONS", "select_device", "configure", "autocast", "place", "generator", "Stopwatch", "peak_rss_mb",
+           "peak_gpu_mb", "progress"]

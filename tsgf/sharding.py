@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tsgf.errors import ConfigError
+import numpy as np
+
+from tsgf.errors import ConfigError, TSGFError
 
 
 @dataclass(frozen=True)
@@ -44,4 +46,29 @@ def shard_positions(shard: Shard, num_classes: int, ipc: int, classes_per_batch:
     return sorted(c * ipc + i for g in shard.groups for c in groups[g] for i in shard.ipc_indices)
 
 
-__all__ = ["Shard", "class_groups", "shard_plan", "shard_positions"]
+@dataclass
+class DistillResult:
+    """The clips one shard (or a merge of shards) produced, at their positions in the class-major set: clip i of
+    class c sits at c * ipc + i."""
+
+    positions: np.ndarray
+    clips: np.ndarray  # uint8 (N, T, C, H, W)
+    curve: list[dict[str, float]]
+    saliency: np.ndarray  # TSGF_O's per-frame weights of the final clips, (N, T); all ones for SRe2L (w = 1)
+    seconds: float
+
+
+def merge_shards(results: list[DistillResult], total: int) -> DistillResult:
+    """Put the shards of one set back in class-major order; every position must come exactly once."""
+    positions = np.concatenate([r.positions for r in results])
+    if sorted(positions.tolist()) != list(range(total)):
+        raise TSGFError(f"the shards cover positions {sorted(positions.tolist())}, not 0..{total - 1} once each: "
+                        f"they come from different shard plans or one is missing; re-run the set's distill jobs")
+    order = np.argsort(positions)
+    curve = sorted((row for r in results for row in r.curve),
+                   key=lambda row: (row["ipc_index"], row["class_group"], row["iteration"]))
+    return DistillResult(positions[order], np.concatenate([r.clips for r in results])[order], curve,
+                         np.concatenate([r.saliency for r in results])[order], sum(r.seconds for r in results))
+
+
+__all__ = ["Shard", "class_groups", "shard_plan", "shard_positions", "DistillResult", "merge_shards"]

@@ -10,17 +10,21 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Callable, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 import pandas as pd
 
 MISSING = "–"  # a cell of the grid that was not run
-_BASE_LABELS = {"random_real": "Random real", "sre2l": "SRe2L", "tsgf": "TSGF", "full": "Full data"}
+_BASE_LABELS = {"random_real": "Random real", "herding": "Herding", "kcenter": "K-Center", "dm": "DM",
+                "sre2l": "SRe2L", "tsgf": "TSGF", "full": "Full data"}
 _AUGMENTATIONS = ("none", "tsgf_a")
-# Row order of every table and legend: the three headline methods, the remaining grid cells, full data last.
-LABEL_ORDER = ["Random real", "SRe2L", "TSGF", "Random real + TSGF_A", "SRe2L + TSGF_A", "TSGF_O only",
-               "Full data", "Full data + TSGF_A"]
-CELL_KEYS = ["dataset", "holdout", "method", "augmentation", "ipc"]
+_SET_METHODS = [m for m in _BASE_LABELS if m != "full"]
+# Row order of every table and legend: each training set as the paper reports it (TSGF with TSGF_A, the others
+# without), then the remaining grid cells, full data last.
+LABEL_ORDER = ([_BASE_LABELS[m] for m in _SET_METHODS]
+               + [f"{_BASE_LABELS[m]} + TSGF_A" for m in _SET_METHODS if m != "tsgf"] + ["TSGF_O only"]
+               + ["Full data", "Full data + TSGF_A"])
+CELL_KEYS = ["ablation", "variant", "dataset", "holdout", "method", "augmentation", "ipc"]
 METRICS = ["accuracy", "motion_only_accuracy", "other_accuracy"]
 
 
@@ -39,6 +43,11 @@ def method_label(method: str, augmentation: str) -> str:
     if method == "tsgf":  # the full method is TSGF_O and TSGF_A together
         return "TSGF" if augmentation == "tsgf_a" else "TSGF_O only"
     return _BASE_LABELS[method] + (" + TSGF_A" if augmentation == "tsgf_a" else "")
+
+
+def set_label(method: str) -> str:
+    """The name of a training-set method on its own (figures of clip sets)."""
+    return _BASE_LABELS.get(method, method)
 
 
 def format_mean_std(mean: float, std: float, decimals: int = 1) -> str:
@@ -60,31 +69,44 @@ def human_bytes(num_bytes: float) -> str:
     return f"{value:.1f} TB"
 
 
-def load_runs(runs_csv: str | Path) -> pd.DataFrame:
-    """Read runs.csv with the dtypes the tables rely on (IPC as a nullable integer: empty for full data)."""
-    runs = pd.read_csv(runs_csv)
+def load_runs(runs_csv: str | Path | list[str | Path]) -> pd.DataFrame:
+    """Read one or more runs CSVs (the aggregate of each ablation) with the dtypes the tables rely on: IPC as a
+    nullable integer (empty for full data); runs without ablation tags belong to the main experiment."""
+    paths = [runs_csv] if isinstance(runs_csv, (str, Path)) else list(runs_csv)
+    # variant labels stay text as written ("0.10" must not become 0.1, nor "none" a missing value)
+    frames = [pd.read_csv(path, converters={"variant": str}) for path in paths]
+    runs = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    if "ablation" not in runs:
+        runs["ablation"] = "main"
+    runs["variant"] = runs["variant"].fillna("") if "variant" in runs else ""
     runs["ipc"] = pd.to_numeric(runs["ipc"], errors="coerce").astype("Int64")
     return runs
 
 
-def summarise(runs: pd.DataFrame) -> pd.DataFrame:
-    """One row per (dataset, holdout, method, augmentation, ipc): accuracies in percent (mean, std, n over
-    seeds), mean storage_bytes, num_train_clips and distill_seconds; rows in LABEL_ORDER, then by IPC."""
-    runs = runs.assign(ipc=pd.to_numeric(runs["ipc"], errors="coerce").astype("Int64"),
-                       **{m: 100.0 * pd.to_numeric(runs[m], errors="coerce") for m in METRICS})
-    aggregations = {f"{m}_{stat}": (m, stat) for m in METRICS for stat in ("mean", "std", "count")}
+def summarise(runs: pd.DataFrame, metrics: list[str] | None = None) -> pd.DataFrame:
+    """One row per (ablation, variant, dataset, holdout, method, augmentation, ipc): each metric in percent
+    (mean, std, n over seeds), mean storage_bytes, num_train_clips and the set's cost (distill_seconds,
+    distill_peak_rss_mb); rows in LABEL_ORDER, then by IPC."""
+    metrics = metrics or METRICS
+    runs = runs.assign(ablation=runs["ablation"] if "ablation" in runs else "main",
+                       variant=runs["variant"].fillna("") if "variant" in runs else "",
+                       ipc=pd.to_numeric(runs["ipc"], errors="coerce").astype("Int64"),
+                       distill_peak_rss_mb=pd.to_numeric(runs.get("distill_peak_rss_mb"), errors="coerce"),
+                       **{m: 100.0 * pd.to_numeric(runs[m], errors="coerce") for m in metrics})
+    aggregations = {f"{m}_{stat}": (m, stat) for m in metrics for stat in ("mean", "std", "count")}
     cells = (runs.groupby(CELL_KEYS, dropna=False, sort=False)
              .agg(n_seeds=("seed", "nunique"), **aggregations,
                   storage_bytes=("storage_bytes", "mean"), num_train_clips=("num_train_clips", "mean"),
-                  distill_seconds=("distill_seconds", "mean"))
+                  distill_seconds=("distill_seconds", "mean"), distill_peak_rss_mb=("distill_peak_rss_mb", "mean"))
              .reset_index())
-    for m in METRICS:  # ddof=1 is undefined for one seed: report no spread rather than NaN
+    for m in metrics:  # ddof=1 is undefined for one seed: report no spread rather than NaN
         cells[f"{m}_std"] = cells[f"{m}_std"].mask(cells[f"{m}_count"] == 1, 0.0)
-    cells = cells.drop(columns=[f"{m}_count" for m in METRICS])
+    cells = cells.drop(columns=[f"{m}_count" for m in metrics])
     labels = [method_label(m, a) for m, a in zip(cells["method"], cells["augmentation"])]
     cells.insert(CELL_KEYS.index("augmentation") + 1, "label", labels)
     order = cells["label"].map(LABEL_ORDER.index)
-    return (cells.assign(_order=order).sort_values(["dataset", "holdout", "_order", "ipc"], na_position="last")
+    return (cells.assign(_order=order).sort_values(["dataset", "holdout", "_order", "ipc"], na_position="last",
+                                                   kind="stable")
             .drop(columns="_order").reset_index(drop=True))
 
 
@@ -126,7 +148,18 @@ def _scope_sentence(runs: pd.DataFrame, cells: pd.DataFrame, what: str) -> str:
     dataset, holdout = scope_of(runs)
     counts = sorted(cells["n_seeds"].unique()) if len(cells) else [0]
     seeds = f"{counts[0]}" if len(counts) == 1 else f"{counts[0]}–{counts[-1]}"
-    return f"{what} (%) on the {holdout} split of {dataset}, mean ± std over {seeds} seeds."
+    sentence = f"{what} (%) on the {holdout} split of {dataset}, mean ± std over {seeds} seeds."
+    return sentence + _labels_sentence(runs)
+
+
+def _labels_sentence(runs: pd.DataFrame) -> str:
+    """Which labels the students learnt from: hard labels and teacher soft labels change results a lot."""
+    if "labels" not in runs:
+        return ""
+    kinds = sorted(runs.loc[runs["method"] != "full", "labels"].dropna().unique())
+    if not kinds:
+        return ""
+    return f" Students on training sets learn from {' / '.join(kinds)} labels (full data: hard labels)."
 
 
 def _full_data_note(cells: pd.DataFrame) -> str:
@@ -263,6 +296,102 @@ def motion_class_table(runs: pd.DataFrame) -> Table:
     return Table(frame, caption)
 
 
+def motion_strength_table(runs: pd.DataFrame, strength: pd.DataFrame | None) -> Table:
+    """Failure analysis by motion strength (the paper's Table 7): the classes split at the median of their mean
+    inter-frame difference (training clips), and per method and IPC the accuracy on each half."""
+    if strength is None or runs.empty:
+        return Table(pd.DataFrame(columns=["Method"]), "No motion-strength data for these runs.")
+    ordered = strength.sort_values("mean_frame_difference")
+    half = len(ordered) // 2
+    groups = {"low-motion": list(ordered["class_name"][:half]), "high-motion": list(ordered["class_name"][half:])}
+    per_class = runs["per_class_accuracy"].map(json.loads)
+    runs = runs.assign(**{f"{name}_accuracy": per_class.map(lambda acc, members=members: float(pd.Series(
+        [acc[c] for c in members if c in acc]).mean())) for name, members in groups.items()})
+    metrics = [f"{name}_accuracy" for name in groups]
+    cells = summarise(runs, metrics)
+
+    def render(cell: pd.Series | None, k: int | None) -> dict[str, str]:
+        return {f"{_ipc_name(k)} {name}": _cell_text(cell, f"{name}_accuracy") for name in groups}
+
+    frame = _per_label_ipc(cells, _present_labels(cells), render)
+    listing = "; ".join(f"{name}: " + ", ".join(f"{c} ({v:.3f})" for c, v in zip(
+        ordered["class_name"], ordered["mean_frame_difference"]) if c in members)
+        for name, members in groups.items())
+    caption = _scope_sentence(runs, cells, "Top-1 accuracy on the classes that move least and most")
+    caption += (f" Classes are split at the median of their mean absolute inter-frame difference over the real "
+                f"training clips (pixels in [0, 1]): {listing}." + _full_data_note(cells))
+    return Table(frame, caption)
+
+
+def cost_table(runs: pd.DataFrame) -> Table:
+    """What making each training set cost, per IPC: wall time and peak memory of its job(s), on this run's
+    hardware; the accuracy is the main table's."""
+    cells = summarise(runs)
+    cells = cells[cells["ipc"].notna()].drop_duplicates(["method", "ipc"])
+    ipcs = _ipcs(cells)
+    rows = []
+    for method in [m for m in _SET_METHODS if (cells["method"] == m).any()]:
+        mine = cells[cells["method"] == method].set_index("ipc")
+        row = {"Method": _BASE_LABELS[method]}
+        for k in ipcs:
+            present = k in mine.index
+            row[f"IPC {k} time (s)"] = f"{mine.loc[k, 'distill_seconds']:.1f}" if present else MISSING
+            memory = mine.loc[k, "distill_peak_rss_mb"] if present else None
+            row[f"IPC {k} peak RSS (MB)"] = MISSING if memory is None or pd.isna(memory) else f"{memory:.0f}"
+        rows.append(row)
+    columns = ["Method"] + [f"IPC {k} {what}" for k in ipcs for what in ("time (s)", "peak RSS (MB)")]
+    caption = ("Cost of making each training set: wall time (sum over its jobs, mean over seeds) and peak resident "
+               "memory of its job(s), on the hardware of this run. Random real is a row selection; herding and "
+               "k-center include computing the teacher's features; DM, SRe2L and TSGF are synthesis.")
+    if "teacher_seconds" in runs and runs["teacher_seconds"].notna().any():
+        caption += (f" Herding, k-center, SRe2L and TSGF also need the teacher, trained once in "
+                    f"{runs['teacher_seconds'].dropna().iloc[0]:.0f} s.")
+    return Table(pd.DataFrame(rows, columns=columns), caption)
+
+
+def ablation_sweep_table(runs: pd.DataFrame, name: str, spec: dict[str, Any]) -> Table:
+    """One ablation: a row per variant (in config order; the base config's value marked "default"), columns per
+    evaluated cell and IPC, plus the teacher where the variants change it and full data where it was run."""
+    title = spec.get("title") or name
+    if runs.empty:
+        return Table(pd.DataFrame(columns=["Variant"]), f"{title}: no runs.")
+    keys = ", ".join(spec.get("keys", []))
+    cells = summarise(runs)
+    variants = list(dict.fromkeys(runs["variant"]))
+    defaults = set(runs.loc[runs["variant_is_default"].astype(str) == "True", "variant"]) \
+        if "variant_is_default" in runs else set()
+    # columns by training set, then augmentation and IPC: a sweep compares sets under the same evaluation
+    labelled = cells[cells["ipc"].notna()].drop_duplicates(["method", "augmentation", "ipc"])
+    labelled = labelled.assign(_set=labelled["method"].map(_SET_METHODS.index))
+    columns = [(row.label, int(row.ipc)) for row in labelled.sort_values(["_set", "augmentation", "ipc"]).itertuples()]
+    teachers = runs.groupby("variant", sort=False)["teacher_accuracy"].first() * 100
+    show_teacher = teachers.nunique() > 1
+    rows = []
+    for variant in variants:
+        mine = cells[cells["variant"] == variant]
+        row = {keys or "Variant": variant + (" (default)" if variant in defaults else "")}
+        for label, k in columns:
+            match = mine[(mine["label"] == label) & (mine["ipc"] == k)]
+            row[f"{label}, IPC {k}"] = _cell_text(match.iloc[0] if len(match) else None, "accuracy")
+        full = mine[mine["ipc"].isna()]
+        if (cells["ipc"].isna()).any():
+            row["Full data"] = _cell_text(full.iloc[0] if len(full) else None, "accuracy")
+        if show_teacher:
+            row["Teacher"] = f"{teachers[variant]:.1f}"
+        rows.append(row)
+    caption = _scope_sentence(runs, cells, f"{title}: top-1 accuracy")
+    caption += f" Swept: {keys}; every other key as in the main experiment"
+    fixed = json.loads(runs["overrides"].iloc[0]) if "overrides" in runs else {}
+    fixed = {k: v for k, v in fixed.items() if k not in spec.get("keys", [])}
+    caption += (f", except {', '.join(f'{k} = {v}' for k, v in fixed.items())}." if fixed else ".")
+    if show_teacher:
+        caption += " The variants change the data, so each has its own teacher (Teacher: its test accuracy)."
+    chance = chance_level(runs)
+    if chance is not None:
+        caption += f" Chance level: {chance:.1f}%."
+    return Table(pd.DataFrame(rows), caption)
+
+
 def _latex_escape(text: str) -> str:
     out = text.replace("\\", r"\textbackslash{}")
     for char in "%_&#$":
@@ -298,12 +427,13 @@ def write_table(df: pd.DataFrame, stem: Path, caption: str) -> list[Path]:
     return [csv_path, md_path, tex_path]
 
 
-def write_all_tables(runs_csv: Path, out_dir: Path, holdout: str | None = None) -> list[Path]:
-    """Write main, ablation and motion_classes tables and all_cells.csv (every cell, every split) into out_dir.
+def write_all_tables(runs_csv: Path | list[Path], out_dir: Path, ablations: dict[str, dict[str, Any]] | None = None,
+                     motion_strength: pd.DataFrame | None = None, holdout: str | None = None) -> list[Path]:
+    """Write every table into out_dir: from the main experiment's runs main, ablation (the 2x2 grid),
+    motion_classes, motion_strength and cost; one ablation_<name> per entry of `ablations` (name -> title and
+    swept keys); and all_cells.csv (every cell of every ablation and split).
 
-    Tables report `holdout`; by default "test" where any test runs exist, else whatever split was run. With
-    several datasets each table's name gets the dataset as prefix (e.g. ucf_main.csv).
-    """
+    Tables report `holdout`: by default "test" where any test runs exist, else whatever split was run."""
     runs = load_runs(runs_csv)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -313,17 +443,18 @@ def write_all_tables(runs_csv: Path, out_dir: Path, holdout: str | None = None) 
     if holdout is None:
         holdout = "test" if (runs["holdout"] == "test").any() or runs.empty else str(runs["holdout"].iloc[0])
     reported = runs[runs["holdout"] == holdout]
-    datasets = list(reported["dataset"].unique()) or ["(no dataset)"]
-    for dataset in datasets:
-        prefix = f"{dataset}_" if len(datasets) > 1 else ""
-        mine = reported[reported["dataset"] == dataset]
-        for name, build in (("main", main_table), ("ablation", ablation_table), ("motion_classes", motion_class_table)):
-            table = build(mine)
-            caption = table.caption if len(mine) else f"No runs on the {holdout} split."
-            written += write_table(table.frame, out_dir / f"{prefix}{name}", caption)
+    main = reported[reported["ablation"] == "main"]
+    tables = {"main": main_table(main), "ablation": ablation_table(main), "motion_classes": motion_class_table(main),
+              "motion_strength": motion_strength_table(main, motion_strength), "cost": cost_table(main)}
+    for name, spec in (ablations or {}).items():
+        tables[f"ablation_{name}"] = ablation_sweep_table(reported[reported["ablation"] == name], name, spec)
+    for name, table in tables.items():
+        caption = table.caption if len(reported) else f"No runs on the {holdout} split."
+        written += write_table(table.frame, out_dir / name, caption)
     return written
 
 
-__all__ = ["MISSING", "LABEL_ORDER", "CITED_RESULTS", "cited_results", "Table", "method_label", "format_mean_std", "human_bytes", "load_runs",
-           "summarise", "chance_level", "scope_of", "main_table", "ablation_table", "motion_class_table", "write_table",
-           "write_all_tables"]
+__all__ = ["MISSING", "LABEL_ORDER", "CITED_RESULTS", "cited_results", "Table", "method_label", "set_label",
+           "format_mean_std", "human_bytes", "load_runs", "summarise", "chance_level", "scope_of", "main_table",
+           "ablation_table", "motion_class_table", "motion_strength_table", "cost_table", "ablation_sweep_table",
+           "write_table", "write_all_tables"]

@@ -3,7 +3,8 @@ every student trained on a distilled or random-real set go through `train_classi
 
 Benchmark protocol: SGD with momentum and weight decay, cross-entropy on hard labels, lr x0.1 at the milestones,
 and the test accuracy averaged over several passes (each with a random temporal window when stored clips are
-longer than the network's input).
+longer than the network's input). Optionally (SRe2L-style relabelling) a frozen teacher's softened predictions on
+each training batch replace the hard labels in the loss.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from tsgf.checkpoint import Checkpoint, disabled
-from tsgf.errors import NonFiniteLossError
-from tsgf.models import model_input
+from tsgf.errors import ConfigError, NonFiniteLossError
+from tsgf.models import embed, model_input
 from tsgf.runtime import autocast, place, progress
 from tsgf.runtime import generator as make_generator
 
@@ -63,6 +64,29 @@ class ClipSource:
         return torch.from_numpy(batch).float().div_(255.0), torch.from_numpy(self.labels[positions])
 
 
+@dataclass(frozen=True)
+class SoftLabels:
+    """Train on a frozen teacher's predictions at `temperature` instead of the hard labels; `batch_zscore` is the
+    teacher's own input protocol (it may differ from the student's)."""
+
+    teacher: nn.Module
+    temperature: float
+    batch_zscore: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.temperature > 0:
+            raise ConfigError(f"the soft-label temperature must be positive, not {self.temperature}")
+
+
+def soft_label_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float
+                    ) -> torch.Tensor:
+    """KL(softmax(teacher / T) || softmax(student / T)) * T^2, averaged over the batch; the T^2 keeps the gradient
+    scale independent of T (Hinton et al.)."""
+    student = F.log_softmax(student_logits / temperature, dim=1)
+    teacher = F.log_softmax(teacher_logits / temperature, dim=1)
+    return F.kl_div(student, teacher, reduction="batchmean", log_target=True) * temperature**2
+
+
 def temporal_window(clips: torch.Tensor, frames: int, gen: torch.Generator | None) -> torch.Tensor:
     """A window of `frames` consecutive frames: random start with a generator, the centred one without."""
     slack = clips.shape[1] - frames
@@ -80,8 +104,13 @@ def check_finite(loss: torch.Tensor, where: str) -> None:
 
 def train_classifier(model: nn.Module, data: ClipSource, config: TrainConfig, seed: int, device: torch.device,
                      frames: int, augment: Augment | None = None, desc: str = "train", precision: str = "fp32",
-                     checkpoint: Checkpoint | None = None) -> list[dict[str, float]]:
+                     checkpoint: Checkpoint | None = None, soft_labels: SoftLabels | None = None
+                     ) -> list[dict[str, float]]:
     """Train `model` in place from its current weights; returns the per-epoch curve (loss, accuracy, lr).
+
+    With `soft_labels`, the loss is `soft_label_loss` against the teacher's logits on the very batch the student
+    sees (after windowing and augmentation); the teacher is moved to `device` and put in eval mode, and the curve's
+    train_accuracy still counts hard-label hits.
 
     With a `checkpoint`, the state after each epoch is snapshotted when due, and a snapshot of this same run is
     resumed from: weights, optimiser, scheduler, both random streams (batch order and augmentation; dropout)
@@ -94,6 +123,7 @@ def train_classifier(model: nn.Module, data: ClipSource, config: TrainConfig, se
     milestones = sorted({max(1, round(m * config.epochs)) for m in config.lr_milestones})
     schedule = torch.optim.lr_scheduler.MultiStepLR(optimiser, milestones, gamma=config.lr_gamma)
     mean, std = data.mean.to(device), data.std.to(device)
+    teacher = place(soft_labels.teacher, device).eval() if soft_labels is not None else None
     curve: list[dict[str, float]] = []
     first_epoch = 0
     if (state := checkpoint.load()) is not None:
@@ -116,7 +146,13 @@ def train_classifier(model: nn.Module, data: ClipSource, config: TrainConfig, se
             clips, labels = clips.to(device), labels.to(device)
             with autocast(device, precision):
                 logits = model(place(model_input(clips, mean, std, config.batch_zscore), device))
-            loss = F.cross_entropy(logits.float(), labels)
+            if soft_labels is None:
+                loss = F.cross_entropy(logits.float(), labels)
+            else:
+                # eval mode draws no random numbers, so the teacher leaves both random streams as they are
+                with torch.no_grad(), autocast(device, precision):
+                    targets = teacher(place(model_input(clips, mean, std, soft_labels.batch_zscore), device))
+                loss = soft_label_loss(logits.float(), targets.float(), soft_labels.temperature)
             check_finite(loss, f"{desc}, epoch {epoch + 1}, step {start // config.batch_size + 1}")
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
@@ -161,5 +197,21 @@ def evaluate_classifier(model: nn.Module, data: ClipSource, num_classes: int, pa
             "num_test_clips": int(len(data.rows))}
 
 
-__all__ = ["TrainConfig", "ClipSource", "temporal_window", "check_finite", "train_classifier",
-           "evaluate_classifier"]
+@torch.no_grad()
+def embed_clips(model: nn.Module, data: ClipSource, batch_size: int, device: torch.device, frames: int,
+                precision: str = "fp32", batch_zscore: bool = False) -> np.ndarray:
+    """Penultimate features (N, D) float32 of every clip, in `data.rows` order: eval mode, the centred temporal
+    window (deterministic, so coresets picked on them are too)."""
+    model = place(model, device).eval()
+    mean, std = data.mean.to(device), data.std.to(device)
+    parts = []
+    for start in range(0, len(data.rows), batch_size):
+        clips, _ = data.read(np.arange(start, min(start + batch_size, len(data.rows))))
+        clips = temporal_window(clips, frames, None).to(device)
+        with autocast(device, precision):
+            parts.append(embed(model, place(model_input(clips, mean, std, batch_zscore), device)).float().cpu())
+    return torch.cat(parts).numpy()
+
+
+__all__ = ["TrainConfig", "ClipSource", "SoftLabels", "soft_label_loss", "temporal_window", "check_finite",
+           "train_classifier", "evaluate_classifier", "embed_clips"]

@@ -2,13 +2,13 @@
 # upstream outputs) that made it, so changing a knob reruns only what depends on it and keeps the old results.
 import functools
 import json
+import re
 from pathlib import Path
 
 import tsgf
-from tsgf.config import DISTILLED_METHODS, stage_hash, validate_config
-from tsgf.datasets import dataset_params
-from tsgf.datasets.layouts import expected_num_classes
+from tsgf.config import CORESET_METHODS, DISTILLED_METHODS, validate_config
 from tsgf.errors import ConfigError, TSGFError
+from tsgf.plan import build_plan, selected_ablations
 from tsgf.sharding import shard_plan
 
 try:
@@ -24,13 +24,9 @@ DATASET = C["dataset"]["name"]
 RESULTS = f"results/{DATASET}"
 LOGS = f"logs/{DATASET}"
 BENCHMARKS = f"benchmarks/{DATASET}"
-SPLIT = {"holdout": C["holdout"], "val_fraction": C["val_fraction"]}
 IPCS = C["experiment"]["ipcs"]
 SEEDS = C["experiment"]["seeds"]
 PACKAGE = Path(tsgf.__file__).parent
-# bf16 changes results on a GPU, so a bf16 run gets addresses of its own; fp32 adds nothing to the hashed
-# parameters, so every fp32 result keeps its address
-PRECISION = {} if C["precision"] == "fp32" else {"precision": C["precision"]}
 
 
 @functools.cache
@@ -68,79 +64,57 @@ def clipset_files(directory):
     return [f"{directory}/clips.npy", f"{directory}/manifest.csv", f"{directory}/meta.json"]
 
 
-# raw -> prepared clips
-DATASET_PARAMS = dataset_params(C["dataset"])
-PREPARED = f"{RESULTS}/prepared-{stage_hash(DATASET_PARAMS)}"
-
-# prepared clips -> teacher
-TEACHER_PARAMS = {**C["teacher"], **SPLIT, **PRECISION}
-TEACHER = f"{RESULTS}/teacher-{stage_hash(PREPARED, TEACHER_PARAMS)}"
-
-# teacher -> training sets (random real needs no teacher). SRe2L is TSGF with the filter's weights fixed at 1:
-# its params hold none of the filter's knobs, so tuning TSGF_O never reruns SRe2L.
-_distill = {k: v for k, v in C["distill"].items() if k != "tsgf_o"}
-SET_PARAMS = {"random_real": SPLIT}
-SET_NAMES = {"random_real": f"random_real-{stage_hash(PREPARED, SPLIT)}"}
-for _method, _enabled in DISTILLED_METHODS.items():
-    _filter = {"saliency": C["saliency"], "tsgf_o": {**C["distill"]["tsgf_o"], "enabled": True}}
-    SET_PARAMS[_method] = {**_distill, **SPLIT, **PRECISION,
-                           **(_filter if _enabled else {"tsgf_o": {"enabled": False}})}
-    # how the set is split into jobs never changes its clips, so it is not part of the address
-    _addressed = {k: v for k, v in SET_PARAMS[_method].items() if k != "ipc_per_job"}
-    SET_NAMES[_method] = f"{_method}-{stage_hash(TEACHER, _addressed)}"
-METHOD_OF_SET = {name: method for method, name in SET_NAMES.items()}
-DISTILLED_SETS = [SET_NAMES[m] for m in DISTILLED_METHODS]
-
-
-def set_dir(set_name, ipc, seed):
-    return f"{RESULTS}/sets/{set_name}/ipc{ipc}/seed{seed}"
-
-
-try:  # known before preparation (the shard plan needs it); a folder dataset counts its class folders
-    NUM_CLASSES = expected_num_classes(C["dataset"])
+# Every addressed output of the main experiment and of each ablation's variants (tsgf/plan.py)
+try:
+    PLAN = build_plan(C, Path(workflow.basedir) / "workflow/schemas/config.schema.yaml")
 except TSGFError as error:
     raise WorkflowError(str(error)) from None
+DATASETS, TEACHERS, SETS = PLAN.datasets, PLAN.teachers, PLAN.sets
+EVALUATIONS, FULL_EVALUATIONS = PLAN.evaluations, PLAN.full_evaluations
+set_dir, path_of = PLAN.set_dir, PLAN.path
+ABLATIONS = list(PLAN.runs)  # "main" first, then the config's ablations in their order
 
 
 def distill_shards(wildcards):
     """Every shard file of one distilled set (tsgf/sharding.py decides how many)."""
-    plan = shard_plan(NUM_CLASSES, int(wildcards.ipc), C["distill"]["classes_per_batch"], C["distill"]["ipc_per_job"])
+    entry = SETS[wildcards.distilled_set]
+    plan = shard_plan(entry["num_classes"], int(wildcards.ipc), entry["params"]["classes_per_batch"],
+                      entry["params"]["ipc_per_job"])
     directory = set_dir(wildcards.distilled_set, wildcards.ipc, wildcards.seed)
     return [f"{directory}/shards/shard{number}.npz" for number in range(len(plan))]
 
 
-# training sets -> evaluations: one address per augmentation, so tuning TSGF_A reruns only TSGF_A students
-_student = {"network": C["student"]["network"], "train": C["evaluation"]["train"], **SPLIT, **PRECISION}
-EVAL_PARAMS = {"none": _student,
-               "tsgf_a": {**_student, "tsgf_a": C["evaluation"]["tsgf_a"], "saliency": C["saliency"]}}
-EVAL_NAMES = {aug: f"{aug}-{stage_hash(PREPARED, params)}" for aug, params in EVAL_PARAMS.items()}
-AUG_OF_EVAL = {name: aug for aug, name in EVAL_NAMES.items()}
-FULL_PARAMS = {"network": C["student"]["network"], "full_data_train": C["evaluation"]["full_data_train"], **SPLIT,
-               **PRECISION}
-FULL_EVAL = f"{RESULTS}/eval/full-{stage_hash(PREPARED, FULL_PARAMS)}"
-
-
-def evaluation_results():
-    runs = [f"{RESULTS}/eval/{EVAL_NAMES[aug]}/{SET_NAMES[method]}/ipc{ipc}-seed{seed}.json"
-            for method in C["experiment"]["methods"] for aug in C["experiment"]["augmentations"]
-            for ipc in IPCS for seed in SEEDS]
-    if C["experiment"]["full_data"]:
-        runs += [f"{FULL_EVAL}/seed{seed}.json" for seed in SEEDS]
-    return runs
-
-
-TABLE_NAMES = ["main", "ablation", "motion_classes"]
+MAIN = PLAN.runs["main"][0]  # the main experiment's data, teacher and sets are the ones the figures draw
+TABLE_NAMES = ["main", "ablation", "motion_classes", "motion_strength", "cost"]
+TABLE_NAMES += [f"ablation_{name}" for name in ABLATIONS if name != "main"]
 TABLES = [f"{RESULTS}/tables/{name}.{ext}" for name in TABLE_NAMES for ext in ("csv", "md", "tex")]
 TABLES.append(f"{RESULTS}/tables/all_cells.csv")
-FIGURE_NAMES = ["accuracy_vs_ipc", "distilled_clips", "motion_flow", "motion_classes"]
+FIGURE_NAMES = ["accuracy_vs_ipc", "cost", "distilled_clips", "motion_flow", "motion_classes"]
+FIGURE_NAMES += [f"ablation_{name}" for name in ABLATIONS if name != "main"]
 FIGURES = [f"{RESULTS}/figures/{name}.png" for name in FIGURE_NAMES]
 CLIP_GIFS = {method: f"{RESULTS}/figures/clips/{method}.gif" for method in C["experiment"]["methods"]}
+
+
+def _one_of(names):
+    """A wildcard constraint matching exactly these names (paths included)."""
+    return "|".join(map(re.escape, names))
+
+
+def _names(*methods):
+    return _one_of(SETS if not methods else PLAN.sets_of(*methods))
 
 
 wildcard_constraints:
     ipc=r"\d+",
     seed=r"\d+",
-    set_name="|".join(SET_NAMES.values()),
-    distilled_set="|".join(DISTILLED_SETS),
-    eval_name="|".join(EVAL_NAMES.values()),
     shard=r"\d+",
+    set_name=_names(),
+    random_set=_names("random_real"),
+    coreset=_names(*CORESET_METHODS),
+    dm_set=_names("dm"),
+    distilled_set=_names(*DISTILLED_METHODS),
+    eval_name=_one_of(EVALUATIONS),
+    full_eval=_one_of(FULL_EVALUATIONS),
+    prepared=_one_of(DATASETS),
+    teacher=_one_of(TEACHERS),
+    ablation=_one_of(ABLATIONS),

@@ -1,27 +1,53 @@
-# prepared clips -> the BatchNorm teacher, trained on the full train split (its BN statistics drive synthesis).
+# prepared clips -> the BatchNorm teacher, trained on the full train split (its BN statistics drive synthesis),
+# and its features of every training clip (the coresets are picked on them).
 
 
 rule train_teacher:
     input:
-        data=clipset_files(PREPARED),
+        data=lambda w: clipset_files(path_of(TEACHERS[w.teacher]["data"])),
         code=code("training.py", "models.py"),
     output:
-        model=f"{TEACHER}/model.pt",
-        metrics=f"{TEACHER}/metrics.json",
-        curve=f"{TEACHER}/curve.csv",
+        model=f"{RESULTS}/{{teacher}}/model.pt",
+        metrics=f"{RESULTS}/{{teacher}}/metrics.json",
+        curve=f"{RESULTS}/{{teacher}}/curve.csv",
     params:
-        spec=json.dumps(TEACHER_PARAMS),
-        data=PREPARED,
-        out=TEACHER,
+        spec=lambda w: json.dumps(TEACHERS[w.teacher]["params"]),
+        data=lambda w: path_of(TEACHERS[w.teacher]["data"]),
+        out=lambda w: path_of(w.teacher),
         device=C["device"],
         precision=C["precision"],
     threads: C["threads"]
     resources:
         **GPU_JOB,
     log:
-        f"{LOGS}/train_teacher.log",
+        f"{LOGS}/train_teacher/{{teacher}}.log",
     benchmark:
-        f"{BENCHMARKS}/train_teacher.tsv"
+        f"{BENCHMARKS}/train_teacher/{{teacher}}.tsv"
     shell:
         "python -m tsgf train-teacher --data {params.data} --params {params.spec:q} --out {params.out}"
         " --checkpoint {output.model}.ckpt " + COMPUTE_FLAGS + " > {log} 2>&1"
+
+
+rule teacher_features:
+    input:
+        data=lambda w: clipset_files(path_of(TEACHERS[w.teacher]["data"])),
+        teacher=f"{RESULTS}/{{teacher}}/model.pt",
+        code=code("training.py", "models.py"),
+    output:
+        f"{RESULTS}/{{teacher}}/features.npz",
+    params:
+        spec=lambda w: json.dumps(TEACHERS[w.teacher]["params"]),
+        data=lambda w: path_of(TEACHERS[w.teacher]["data"]),
+        teacher=lambda w: path_of(w.teacher),
+        device=C["device"],
+        precision=C["precision"],
+    threads: C["threads"]
+    resources:
+        gpu=_gpus_per_job,
+    log:
+        f"{LOGS}/teacher_features/{{teacher}}.log",
+    benchmark:
+        f"{BENCHMARKS}/teacher_features/{{teacher}}.tsv"
+    shell:
+        "python -m tsgf teacher-features --data {params.data} --teacher {params.teacher} --params {params.spec:q}"
+        " --out {output} --threads {threads} --device {params.device} --precision {params.precision} > {log} 2>&1"

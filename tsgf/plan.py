@@ -1,0 +1,238 @@
+"""The experiment plan: every output a config asks for, addressed by the parameters that make it.
+
+The main experiment and every ablation are expanded here, in plain Python the workflow (common.smk) and the tests
+share. An ablation is a config entry, not a rule:
+
+    ablations:
+      smoothing_window:
+        sweep: {saliency.window: [0, 1, 2, 3]}   # dotted config keys -> values (several keys: their product)
+        methods: [tsgf]
+        ipcs: [1]
+
+Each sweep value is applied to the validated base config (a mapping value is merged into the section it names),
+the result is validated again, and its outputs are addressed exactly like the main experiment's: a variant equal
+to the base config reuses the main experiment's results, and one that only changes evaluation reuses the distilled
+sets. Addresses are directory names carrying a hash of the stage's parameters and of everything upstream.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tsgf.config import AUGMENTATIONS, CORESET_METHODS, DISTILLED_METHODS, METHODS, stage_hash, validate_config
+from tsgf.datasets import dataset_params
+from tsgf.datasets.layouts import expected_num_classes
+from tsgf.errors import ConfigError
+
+MAIN = "main"
+# keys an ablation may not sweep: how jobs run (not what they compute), the experiment grid itself (an ablation has
+# its own), and the dataset's name (it names the results folder every variant shares)
+UNSWEEPABLE = ("threads", "device", "precision", "checkpoint_seconds", "experiment", "ablations", "dataset.name")
+
+
+@dataclass
+class Plan:
+    """Registries of every addressed stage (its name -> what makes it; names are directory names under `results`:
+    prepared-*, teacher-*, sets/<set>/..., eval/<evaluation>/..., eval/full-*) and the evaluation results each
+    table needs. `runs[ablation]` lists its variants in order, each a dict: label, overrides, prepared, teacher
+    and results (paths of evaluation JSON files)."""
+
+    results: str
+    datasets: dict[str, dict[str, Any]] = field(default_factory=dict)
+    teachers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    sets: dict[str, dict[str, Any]] = field(default_factory=dict)
+    evaluations: dict[str, dict[str, Any]] = field(default_factory=dict)
+    full_evaluations: dict[str, dict[str, Any]] = field(default_factory=dict)
+    runs: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    def path(self, name: str) -> str:
+        """The directory of a prepared set or teacher."""
+        return f"{self.results}/{name}"
+
+    def set_dir(self, set_name: str, ipc: int | str, seed: int | str) -> str:
+        return f"{self.results}/sets/{set_name}/ipc{ipc}/seed{seed}"
+
+    def sets_of(self, *methods: str) -> list[str]:
+        return [name for name, entry in self.sets.items() if entry["method"] in methods]
+
+    def result_files(self, ablation: str) -> list[str]:
+        return [path for variant in self.runs[ablation] for path in variant["results"]]
+
+
+def _set_dotted(config: dict[str, Any], key: str, value: Any, where: str) -> None:
+    """config[a][b][c] = value for key "a.b.c"; a mapping value is merged into an existing mapping."""
+    *parents, last = key.split(".")
+    node = config
+    for depth, part in enumerate(parents):
+        if not isinstance(node.get(part), dict):
+            raise ConfigError(f"{where}: '{key}' is not a config key ('{'.'.join(parents[:depth + 1])}' is not a "
+                              f"section); write sweep keys as dotted paths such as saliency.window")
+        node = node[part]
+    if last not in node:
+        raise ConfigError(f"{where}: '{key}' is not a config key; known keys in that section: "
+                          f"{', '.join(sorted(node))}")
+    if isinstance(value, dict) and isinstance(node[last], dict):
+        node[last] = {**node[last], **copy.deepcopy(value)}
+    else:
+        node[last] = copy.deepcopy(value)
+
+
+def _get_dotted(config: dict[str, Any], key: str) -> Any:
+    node = config
+    for part in key.split("."):
+        node = node[part]
+    return node
+
+
+def value_label(value: Any) -> str:
+    """How a swept value reads in tables and legends: 0.01, gaussian, arch=r3d_18 width=32."""
+    if isinstance(value, dict):
+        return " ".join(f"{k}={value_label(v)}" for k, v in value.items())
+    if isinstance(value, list):
+        return "[" + ", ".join(value_label(v) for v in value) + "]"
+    return json.dumps(value) if isinstance(value, bool) or value is None else str(value)
+
+
+def ablation_variants(name: str, spec: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """(label, overrides) of every variant: the product of the swept values, each with the fixed `set` keys."""
+    where = f"config key 'ablations.{name}.sweep'"
+    for key in spec["sweep"]:
+        if any(key == bad or key.startswith(bad + ".") for bad in UNSWEEPABLE):
+            raise ConfigError(f"{where}: '{key}' cannot be swept (execution, experiment grid or results folder); "
+                              f"an ablation has its own methods, ipcs and seeds")
+    keys = list(spec["sweep"])
+    variants = []
+    for values in itertools.product(*(spec["sweep"][key] for key in keys)):
+        label = ", ".join(f"{key}={value_label(v)}" if len(keys) > 1 else value_label(v)
+                          for key, v in zip(keys, values))
+        variants.append((label, {**spec["set"], **dict(zip(keys, values))}))
+    return variants
+
+
+class _Planner:
+    """Fills a Plan from validated configs; the same parameters always land on the same addresses."""
+
+    def __init__(self, base: dict[str, Any]) -> None:
+        self.base = base
+        self.plan = Plan(results=f"results/{base['dataset']['name']}")
+
+    def stages(self, config: dict[str, Any]) -> dict[str, Any]:
+        """Register the prepared data, teacher, training sets and evaluations of one (variant) config."""
+        split = {"holdout": config["holdout"], "val_fraction": config["val_fraction"]}
+        # bf16 changes results on a GPU, so it gets addresses of its own; fp32 adds nothing (addresses stay put)
+        precision = {} if config["precision"] == "fp32" else {"precision": config["precision"]}
+        data_params = dataset_params(config["dataset"])
+        prepared = f"prepared-{stage_hash(data_params)}"
+        self.plan.datasets[prepared] = data_params
+        teacher_params = {**config["teacher"], **split, **precision}
+        teacher = f"teacher-{stage_hash(prepared, teacher_params)}"
+        self.plan.teachers[teacher] = {"data": prepared, "params": teacher_params}
+        num_classes = expected_num_classes(config["dataset"])
+
+        sets = {}
+        for method in METHODS:
+            entry = {"method": method, "data": prepared, "teacher": None, "num_classes": num_classes}
+            if method == "random_real":
+                entry["params"] = split
+                address = (prepared, split)
+            elif method in CORESET_METHODS:
+                entry.update(params=split, teacher=teacher)
+                address = (teacher, method)
+            elif method == "dm":  # random networks of the student's architecture; no teacher
+                entry["params"] = {**config["dm"], "network": config["student"]["network"],
+                                   "augment": config["distill"]["augment"], **split, **precision}
+                address = (prepared, entry["params"])
+            else:  # SRe2L is TSGF with the filter's weights fixed at 1: no filter knob in its address
+                distill = {k: v for k, v in config["distill"].items() if k != "tsgf_o"}
+                filter_keys = ({"saliency": config["saliency"], "tsgf_o": {**config["distill"]["tsgf_o"],
+                                                                           "enabled": True}}
+                               if DISTILLED_METHODS[method] else {"tsgf_o": {"enabled": False}})
+                entry.update(params={**distill, **split, **precision, **filter_keys}, teacher=teacher)
+                # how a set is split into jobs never changes its clips, so it is not part of the address
+                address = (teacher, {k: v for k, v in entry["params"].items() if k != "ipc_per_job"})
+            name = f"{method}-{stage_hash(*address)}"
+            self.plan.sets[name] = entry
+            sets[method] = name
+
+        labels = config["evaluation"]["labels"]
+        student = {"network": config["student"]["network"], "train": config["evaluation"]["train"], "labels": labels,
+                   **split, **precision}
+        # soft labels come from the teacher, so the teacher is part of such an evaluation's address
+        soft_teacher = teacher if labels["kind"] == "soft" else None
+        evaluations = {}
+        for augmentation in AUGMENTATIONS:
+            params = student if augmentation == "none" else {
+                **student, "tsgf_a": config["evaluation"]["tsgf_a"], "saliency": config["saliency"]}
+            name = f"{augmentation}-{stage_hash(prepared, soft_teacher, params)}"
+            self.plan.evaluations[name] = {"augmentation": augmentation, "params": params, "data": prepared,
+                                           "teacher": soft_teacher}
+            evaluations[augmentation] = name
+        full_params = {"network": config["student"]["network"],
+                       "full_data_train": config["evaluation"]["full_data_train"], **split, **precision}
+        full = f"full-{stage_hash(prepared, full_params)}"
+        self.plan.full_evaluations[full] = {"params": full_params, "data": prepared}
+        return {"prepared": prepared, "teacher": teacher, "sets": sets, "evaluations": evaluations, "full": full}
+
+    def results_of(self, stages: dict[str, Any], methods: list[str], augmentations: list[str], ipcs: list[int],
+                   seeds: list[int], full_data: bool) -> list[str]:
+        """The evaluation results of one config's grid (the full-data students last)."""
+        results = self.plan.results
+        paths = [f"{results}/eval/{stages['evaluations'][augmentation]}/{stages['sets'][method]}/ipc{ipc}-seed{seed}"
+                 f".json" for method in methods for augmentation in augmentations for ipc in ipcs for seed in seeds]
+        if full_data:
+            paths += [f"{results}/eval/{stages['full']}/seed{seed}.json" for seed in seeds]
+        return paths
+
+
+def selected_ablations(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The entries of `ablations` that `experiment.ablations` asks for ("all", or a list of names), in order."""
+    chosen = config["experiment"]["ablations"]
+    if chosen == "all":
+        return dict(config["ablations"])
+    unknown = [name for name in chosen if name not in config["ablations"]]
+    if unknown:
+        raise ConfigError(f"config key 'experiment.ablations' names {', '.join(map(repr, unknown))}, not in "
+                          f"'ablations' (known: {', '.join(config['ablations']) or 'none'})")
+    return {name: config["ablations"][name] for name in chosen}
+
+
+def build_plan(config: dict[str, Any], schema_path: str | Path) -> Plan:
+    """The plan of a validated config: its main experiment and each of its ablations' variants.
+
+    Raises ConfigError naming the ablation and key when a variant is not a valid config."""
+    planner = _Planner(config)
+    experiment = config["experiment"]
+    stages = planner.stages(config)
+    main = planner.results_of(stages, experiment["methods"], experiment["augmentations"], experiment["ipcs"],
+                              experiment["seeds"], experiment["full_data"])
+    planner.plan.runs[MAIN] = [{"label": "", "overrides": {}, "default": True, "prepared": stages["prepared"],
+                                "teacher": stages["teacher"], "sets": stages["sets"], "results": main}]
+    for name, spec in selected_ablations(config).items():
+        variants = []
+        for label, overrides in ablation_variants(name, spec):
+            variant = copy.deepcopy(config)
+            variant.pop("ablations")
+            where = f"config key 'ablations.{name}'"
+            for key, value in overrides.items():
+                _set_dotted(variant, key, value, where)
+            variant = validate_config(variant, schema_path, source=f"{where}, variant {label}")
+            stages = planner.stages(variant)
+            seeds = spec["seeds"] or experiment["seeds"]
+            results = planner.results_of(stages, spec["methods"], spec["augmentations"], spec["ipcs"], seeds,
+                                         spec["full_data"])
+            # the variant that keeps the base config's value of every swept key: marked "default" in tables
+            default = all(_get_dotted(variant, key) == _get_dotted(config, key) for key in spec["sweep"])
+            variants.append({"label": label, "overrides": overrides, "default": default,
+                             "prepared": stages["prepared"], "teacher": stages["teacher"], "sets": stages["sets"],
+                             "results": results})
+        planner.plan.runs[name] = variants
+    return planner.plan
+
+
+__all__ = ["MAIN", "Plan", "value_label", "selected_ablations",
+           "ablation_variants", "build_plan"]
