@@ -32,6 +32,11 @@ rule all:
         list(CLIP_GIFS.values()),
 
 
+rule prepared:
+    input:
+        clipset_files(path_of(MAIN["prepared"])),
+
+
 rule tables:
     input:
         TABLES,

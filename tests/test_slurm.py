@@ -30,7 +30,7 @@ PROFILE = REPO / "workflow" / "profiles" / "slurm"
 # The tiny config on one IPC and seed keeps the SLURM part to a few minutes; a longer teacher that snapshots
 # after every epoch gives the test time to cancel it mid-run, after a checkpoint exists.
 SLURM_OVERRIDES = """\
-experiment: {ipcs: [1], seeds: [0]}
+experiment: {ipcs: [1], seeds: [0], methods: [random_real, sre2l, tsgf], ablations: []}
 teacher: {train: {epochs: 150}}
 checkpoint_seconds: 0
 """
@@ -71,7 +71,7 @@ class CancelFirstTeacherAttempt(threading.Thread):
     def running_teacher_job(self) -> str | None:
         queue = subprocess.run(["squeue", "-h", "-o", "%i %k %T"], capture_output=True, text=True).stdout
         for job_id, comment, state in (line.split() for line in queue.splitlines() if line.strip()):
-            if comment == "rule_train_teacher" and state == "RUNNING":
+            if comment.startswith("rule_train_teacher") and state == "RUNNING":  # then its wildcards
                 return job_id
         return None
 
@@ -119,14 +119,14 @@ def test_the_tiny_workflow_runs_through_slurm_and_a_cancelled_attempt_is_retried
     assert "gpu=1" in teacher_submissions[0]  # `device: auto` on a cluster asks for a GPU (a fake one here)
     assert re.search(r"Finished jobid: \d+ \(Rule: train_teacher\)", log)
     # the retry resumed from the cancelled attempt's checkpoint instead of starting over
-    teacher_log = (workdir / "logs" / "motion" / "train_teacher.log").read_text()
+    teacher_log = next((workdir / "logs" / "motion" / "train_teacher").glob("teacher-*.log")).read_text()
     resumed_at = re.search(r"resuming from checkpoint \S+ \(teacher, after epoch (\d+)/150\)", teacher_log)
     assert resumed_at and int(resumed_at.group(1)) >= epoch, teacher_log[-3000:]
     print(f"scancel {job_id} at epoch {epoch}; teacher submissions: {teacher_submissions}; "
           f"the retry {resumed_at.group(0)}")
 
     results = workdir / "results" / "motion"
-    runs = pd.read_csv(results / "runs.csv")
+    runs = pd.read_csv(results / "runs" / "main.csv")
     assert len(runs) == 3 * 2 + 1  # methods x augmentations at IPC 1, seed 0, plus the full-data student
     assert runs["accuracy"].between(0, 1).all()
     assert (results / "tables" / "main.md").stat().st_size > 0

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 import torch
 import yaml
+from snakemake.utils import update_config
 
 import video_fixtures as fx
 from conftest import REPO
@@ -42,7 +43,7 @@ def test_each_layout_is_prepared_by_the_rule(tmp_path, layout):
                           "clip": SMALL_CLIP}}
     if layout != "folder":  # a few fixture classes, not the benchmark's 101/51/400/174: say which we have
         config["dataset"]["classes"] = EXPECTED[layout][0]
-    run = snakemake(tmp_path, config, "prepare_dataset")
+    run = snakemake(tmp_path, config, "prepared")
     assert run.returncode == 0, run.stderr[-3000:]
     prepared = next((tmp_path / "results" / f"fx_{layout}").glob("prepared-*"))
     classes, n_train, n_test, failed = EXPECTED[layout]
@@ -52,27 +53,28 @@ def test_each_layout_is_prepared_by_the_rule(tmp_path, layout):
     assert {k: v for k, v in meta["failed"].items() if k != "total"} == failed
     manifest = pd.read_csv(prepared / "manifest.csv", keep_default_na=False)
     assert (manifest["class_name"] == [classes[label] for label in manifest["label"]]).all()
-    log = (tmp_path / "logs" / f"fx_{layout}" / "prepare_dataset.log").read_text()
+    log = (tmp_path / "logs" / f"fx_{layout}" / "prepare_dataset" / f"{prepared.name}.log").read_text()
     assert f"{n_train + n_test} ok, {sum(failed.values())} failed" in log
 
 
 def test_a_folder_dataset_runs_the_whole_chain_to_the_tables(tmp_path):
     fx.make_folder(tmp_path / "raw", per_class=5)
     config = {"dataset": {"name": "own", "layout": "folder", "root": str(tmp_path / "raw"), "clip": SMALL_CLIP},
-              "experiment": {"ipcs": [1], "seeds": [0], "augmentations": ["none"]}}
+              "experiment": {"ipcs": [1], "seeds": [0], "augmentations": ["none"], "ablations": []}}
     run = snakemake(tmp_path, config)
     assert run.returncode == 0, run.stderr[-3000:]
-    runs = pd.read_csv(tmp_path / "results" / "own" / "runs.csv")
-    assert set(runs["method"]) == {"random_real", "sre2l", "tsgf", "full"} and runs["accuracy"].between(0, 1).all()
+    runs = pd.read_csv(tmp_path / "results" / "own" / "runs" / "main.csv")
+    methods = {"random_real", "herding", "kcenter", "dm", "sre2l", "tsgf", "full"}
+    assert set(runs["method"]) == methods and runs["accuracy"].between(0, 1).all()
     assert set(json.loads(runs["per_class_accuracy"][0])) == set(fx.FOLDER_CLASSES)
     assert (tmp_path / "results" / "own" / "tables" / "main.md").read_text().count("Full data") >= 1
 
 
 def test_a_missing_root_stops_the_rule_with_the_path_and_layout(tmp_path):
     config = {"dataset": {"name": "bad", "layout": "ucf101", "root": str(tmp_path / "nowhere")}}
-    run = snakemake(tmp_path, config, "prepare_dataset")
+    run = snakemake(tmp_path, config, "prepared")
     assert run.returncode != 0
-    log = (tmp_path / "logs" / "bad" / "prepare_dataset.log").read_text()
+    log = next((tmp_path / "logs" / "bad" / "prepare_dataset").glob("prepared-*.log")).read_text()
     assert f"tsgf prepare: error: dataset.root {tmp_path / 'nowhere'}: does not exist" in log
     assert "Traceback" not in log and "ucfTrainTestlist" in log
 
@@ -96,15 +98,26 @@ def test_every_dataset_has_a_paper_preset():
 
 @pytest.mark.parametrize("preset", PRESETS, ids=[p.stem for p in PRESETS])
 def test_paper_preset_dry_run_plans_the_protocol(tmp_path, preset):
-    """The roots do not exist here: a dry run plans every job of the paper's protocol without touching data."""
-    command = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(tmp_path),
-               "--cores", "2", "--configfile", str(PROTOCOL), str(preset), "-n"]
-    run = subprocess.run(command, capture_output=True, text=True, timeout=300)
-    assert run.returncode == 0, run.stderr[-3000:]
-    jobs = planned_jobs(run.stdout)
-    seeds = 3
-    assert jobs["prepare_dataset"] == 1 and jobs["train_teacher"] == 1
-    assert jobs["evaluate_set"] == 3 * 2 * 2 * seeds and jobs["evaluate_full_data"] == seeds
+    """The roots do not exist here: a dry run plans every job of the paper's protocol without touching data, first
+    as shipped (main experiment and ablations), then the main experiment alone, whose jobs are counted."""
+    def dry_run(*extra):
+        command = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(tmp_path),
+                   "--cores", "2", "--configfile", str(PROTOCOL), str(preset), *extra, "-n"]
+        run = subprocess.run(command, capture_output=True, text=True, timeout=300)
+        assert run.returncode == 0, run.stderr[-3000:]
+        return planned_jobs(run.stdout)
+
+    shipped = yaml.safe_load(PROTOCOL.read_text())["experiment"]["ablations"]
+    jobs = dry_run()
+    assert jobs["aggregate_runs"] == 1 + len(shipped)
+    assert jobs["prepare_dataset"] == jobs["train_teacher"] == 2  # the other clip length of the frames sweep
+    main_only = tmp_path / "main_only.yaml"
+    main_only.write_text("experiment: {ablations: []}\n")
+    jobs = dry_run(str(main_only))
+    seeds, methods = 3, 6
+    assert jobs["prepare_dataset"] == 1 and jobs["train_teacher"] == 1 and jobs["teacher_features"] == 1
+    assert jobs["evaluate_set"] == methods * 2 * 2 * seeds and jobs["evaluate_full_data"] == seeds
+    assert jobs["select_coreset"] == jobs["distribution_matching"] * 2 == 2 * 2 * seeds
     assert jobs["merge_distilled"] == 2 * 2 * seeds
     assert jobs["distill"] == 2 * seeds * DISTILL_JOBS_PER_SEED.get(preset.stem, 5 + 1)
 
@@ -117,8 +130,10 @@ def test_paper_preset_networks_fit_its_clips(preset):
     from conftest import SCHEMA
     from tsgf.config import validate_config
 
-    config = validate_config({**yaml.safe_load(PROTOCOL.read_text()), **yaml.safe_load(preset.read_text())},
-                             SCHEMA)
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())  # the Snakefile's, merged under both
+    for layer in (PROTOCOL, preset):
+        update_config(config, yaml.safe_load(layer.read_text()))
+    config = validate_config(config, SCHEMA)
     classes, shape = expected_num_classes(config["dataset"]), CLIP_SHAPES[preset.stem]
     for role in ("student", "teacher"):
         network = build_network(NetworkConfig.from_dict(config[role]["network"]), classes, shape,

@@ -1,5 +1,6 @@
-"""The tiny end-to-end workflow, through Snakemake in a subprocess: it runs, its tables and figures hold sane
-numbers, a second run has nothing to do, and an evaluation-only change reruns only evaluations and reports."""
+"""The tiny end-to-end workflow, through Snakemake in a subprocess: it runs with its baselines and ablation sweeps,
+its tables and figures hold sane numbers, the sweeps reuse the main results, a second run has nothing to do, each
+knob reruns only what it reaches, and the HTML report renders in a browser."""
 
 import json
 import re
@@ -38,31 +39,64 @@ def finished_run(tmp_path_factory):
     return workdir
 
 
+METHODS = ["random_real", "herding", "kcenter", "dm", "sre2l", "tsgf"]
+ABLATIONS = ["frames", "floor", "labels", "cross_architecture"]  # the ones config/test.yaml runs
+
+
 def test_tables_and_figures_hold_sane_numbers(finished_run):
     results = finished_run / "results" / "motion"
-    runs = pd.read_csv(results / "runs.csv")
-    # 3 methods x 2 augmentations x 2 IPCs x 2 seeds, plus 2 full-data students
-    assert len(runs) == 3 * 2 * 2 * 2 + 2
+    runs = pd.read_csv(results / "runs" / "main.csv")
+    # 6 methods x 2 augmentations x 2 IPCs x 2 seeds, plus 2 full-data students
+    assert len(runs) == 6 * 2 * 2 * 2 + 2
     assert runs["accuracy"].between(0, 1).all()
-    assert set(runs["method"]) == {"random_real", "sre2l", "tsgf", "full"}
+    assert set(runs["method"]) == {*METHODS, "full"}
     distilled = runs[runs["method"] != "full"]
     assert (distilled["storage_bytes"] == distilled["ipc"] * 4 * (6 * 3 * 24 * 24 + 8)).all()
+    assert (distilled["distill_seconds"] > 0).all()  # every set records what making it cost
     for row in runs["per_class_accuracy"]:
         assert set(json.loads(row)) == {"move_right", "move_left", "grow", "shrink"}
     main = pd.read_csv(results / "tables" / "main.csv")
-    assert list(main.iloc[:, 0])[:3] == ["Random real", "SRe2L", "TSGF"] and list(main.iloc[-2:, 0]) == ["Full data", "Teacher (full data, BatchNorm)"]
+    assert list(main.iloc[:6, 0]) == ["Random real", "Herding", "K-Center", "DM", "SRe2L", "TSGF"]
+    assert list(main.iloc[-2:, 0]) == ["Full data", "Teacher (full data, BatchNorm)"]
     cell = re.fullmatch(r"(\d+\.\d) ± (\d+\.\d)", main.loc[0, "IPC 1"])
     assert cell and 0 <= float(cell.group(1)) <= 100
-    for name in ("main", "ablation", "motion_classes"):
+    tables = ["main", "ablation", "motion_classes", "motion_strength", "cost", *(f"ablation_{a}" for a in ABLATIONS)]
+    for name in tables:
         for extension in ("csv", "md", "tex"):
             assert (results / "tables" / f"{name}.{extension}").stat().st_size > 0
-    for name in ("accuracy_vs_ipc", "distilled_clips", "motion_flow", "motion_classes"):
+    figures = ["accuracy_vs_ipc", "cost", "distilled_clips", "motion_flow", "motion_classes",
+               *(f"ablation_{a}" for a in ABLATIONS)]
+    for name in figures:
         assert (results / "figures" / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    for method in ("random_real", "sre2l", "tsgf"):
+    for method in METHODS:
         with Image.open(results / "figures" / "clips" / f"{method}.gif") as gif:
             assert gif.n_frames == 6  # the clips' frames (4 classes x IPC 2 tiled in each)
-    teacher = json.loads(next(results.glob("teacher-*/metrics.json")).read_text())
-    assert 0 <= teacher["accuracy"] <= 1 and teacher["chance"] == 0.25
+    teachers = [json.loads(path.read_text()) for path in results.glob("teacher-*/metrics.json")]
+    assert len(teachers) == 2  # the main data and the 4-frame variant of the frames ablation
+    assert all(0 <= t["accuracy"] <= 1 and t["chance"] == 0.25 for t in teachers)
+
+
+def test_each_ablation_sweeps_its_variants(finished_run):
+    runs = {name: pd.read_csv(finished_run / "results" / "motion" / "runs" / f"{name}.csv", dtype={"variant": str})
+            for name in ABLATIONS}
+    assert list(runs["frames"]["variant"].unique()) == ["4", "6"]
+    assert runs["frames"].groupby("variant")["teacher_accuracy"].nunique().eq(1).all()
+    assert set(runs["floor"]["variant"]) == {"0.2", "0.5"} and set(runs["floor"]["method"]) == {"tsgf"}
+    labels = runs["labels"].set_index("variant")
+    assert labels.loc["hard", "labels"] == "hard" and labels.loc["soft", "labels"] == "soft (T = 4)"
+    # soft labels need the teacher while the student trains: its weights count as storage
+    assert labels.loc["soft", "storage_bytes"] > labels.loc["hard", "storage_bytes"]
+    assert list(runs["cross_architecture"]["student"]) == ["convnet3d (width 4)", "mc3_18"]
+    table = pd.read_csv(finished_run / "results" / "motion" / "tables" / "ablation_floor.csv")
+    assert list(table.iloc[:, 0]) == ["0.2 (default)", "0.5"]
+
+
+def test_the_main_results_are_reused_by_the_ablations(finished_run):
+    """A variant that keeps the main experiment's value reads the main experiment's result file."""
+    main = set(pd.read_csv(finished_run / "results" / "motion" / "runs" / "main.csv")["train_set"].dropna())
+    floor = pd.read_csv(finished_run / "results" / "motion" / "runs" / "floor.csv", dtype={"variant": str})
+    assert set(floor.loc[floor["variant"] == "0.2", "train_set"]) <= main
+    assert not set(floor.loc[floor["variant"] == "0.5", "train_set"]) & main
 
 
 def test_distilled_sets_are_clip_sets_with_their_hash(finished_run):
@@ -75,15 +109,30 @@ def test_distilled_sets_are_clip_sets_with_their_hash(finished_run):
         assert distilled.meta["wall_seconds"] > 0
 
 
+def test_one_more_sweep_value_plans_exactly_its_own_jobs(finished_run, tmp_path):
+    """Adding a value to an ablation is one line of config, and a dry run shows it expands to that variant's
+    jobs only: its TSGF set (one shard, merged), its student, and the ablation's results and reports."""
+    change = tmp_path / "floor_value.yaml"
+    change.write_text("ablations:\n  floor:\n    sweep: {saliency.floor: [0.2, 0.5, 0.8]}\n")
+    run = snakemake(finished_run, "-n", configs=(TEST_CONFIG, change))
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert planned_jobs(run.stdout + run.stderr) == {"distill": 1, "merge_distilled": 1, "evaluate_set": 1,
+                                                     "aggregate_runs": 1, "make_tables": 1, "make_figures": 1,
+                                                     "all": 1}
+
+
 def test_resharding_keeps_the_sets_addresses_and_upstream(finished_run, tmp_path):
     change = tmp_path / "one_job.yaml"
     change.write_text("distill:\n  ipc_per_job: 0\n")
     run = snakemake(finished_run, "-n", configs=(TEST_CONFIG, change))
     jobs = planned_jobs(run.stdout + run.stderr)
-    assert jobs["distill"] == 8 and jobs["merge_distilled"] == 8  # one shard per set now, same set directories
+    # one shard per set now, same set directories: the main experiment's 8 SRe2L/TSGF sets, and the frames and
+    # floor ablations' own TSGF set each
+    assert jobs["distill"] == 10 and jobs["merge_distilled"] == 10
     # Snakemake cannot know the merged clips come out the same (they do: tests/test_distill.py), so the
-    # distilled sets' students rerun; the teacher and the random-real students do not.
-    assert jobs["evaluate_set"] == 16 and "train_teacher" not in jobs and "random_real" not in jobs
+    # distilled sets' students rerun (main 16, one each in frames, floor and labels); nothing upstream does
+    assert jobs["evaluate_set"] == 19
+    assert not {"train_teacher", "random_real", "distribution_matching", "select_coreset"} & set(jobs)
 
 
 def test_a_second_run_has_nothing_to_do(finished_run):
@@ -98,8 +147,10 @@ def test_an_evaluation_knob_reruns_only_evaluations_and_reports(finished_run, tm
     run = snakemake(finished_run, "-n", configs=(TEST_CONFIG, change))
     assert run.returncode == 0, run.stderr[-3000:]
     jobs = planned_jobs(run.stdout + run.stderr)
-    assert jobs.pop("evaluate_set") == 24
-    assert set(jobs) == {"aggregate_runs", "make_tables", "make_figures", "all"}
+    # main 48, frames 2, floor 1, labels 1; the cross-architecture sweep sets its own epochs, so it keeps its results
+    assert jobs.pop("evaluate_set") == 52
+    assert jobs.pop("aggregate_runs") == 4
+    assert set(jobs) == {"make_tables", "make_figures", "all"}
 
 
 def test_a_saliency_knob_reruns_tsgf_but_not_sre2l(finished_run, tmp_path):
@@ -107,19 +158,23 @@ def test_a_saliency_knob_reruns_tsgf_but_not_sre2l(finished_run, tmp_path):
     change.write_text("saliency:\n  floor: 0.5\n")
     run = snakemake(finished_run, "-n", configs=(TEST_CONFIG, change))
     jobs = planned_jobs(run.stdout + run.stderr)
-    assert jobs["merge_distilled"] == 4  # TSGF only: 2 IPCs x 2 seeds
-    assert jobs["distill"] == 2 * (1 + 2)  # its shards: 2 seeds x (IPC 1 + IPC 2), one IPC index each
-    # TSGF's students (both augmentations) and the TSGF_A students of the other sets
-    assert jobs["evaluate_set"] == 2 * 2 * 2 + 2 * 2 * 2
-    assert "train_teacher" not in jobs and "prepare_dataset" not in jobs
+    # TSGF of the main experiment (2 IPCs x 2 seeds) and of the 4-frame variant; the floor ablation's 0.5 variant
+    # is now the main experiment's, and its 0.2 variant the finished run's main results
+    assert jobs["merge_distilled"] == 5
+    assert jobs["distill"] == 2 * (1 + 2) + 1  # their shards: one IPC index each
+    # TSGF's main students (both augmentations), the TSGF_A students of the main experiment's other sets, the
+    # 4-frame variant's two TSGF_A students and the cross-architecture TSGF_A students
+    assert jobs["evaluate_set"] == 2 * 2 * 2 + 5 * 2 * 2 + 2 + 2
+    assert not {"train_teacher", "prepare_dataset", "distribution_matching", "select_coreset"} & set(jobs)
 
 
 def test_bf16_gets_its_own_addresses_from_the_teacher_on(finished_run, tmp_path):
     change = tmp_path / "bf16.yaml"
     change.write_text("precision: bf16\n")
     jobs = planned_jobs(snakemake(finished_run, "-n", configs=(TEST_CONFIG, change)).stdout)
-    assert jobs["train_teacher"] == 1 and jobs["distill"] == 12 and jobs["evaluate_full_data"] == 2
-    assert "prepare_dataset" not in jobs and "random_real" not in jobs  # they never run a network
+    assert jobs["train_teacher"] == 2 and jobs["distill"] == 14 and jobs["evaluate_full_data"] == 2
+    assert jobs["distribution_matching"] == 4 and jobs["select_coreset"] == 8  # the coresets follow the teacher
+    assert not {"prepare_dataset", "random_real"} & set(jobs)  # they never run a network
 
 
 def test_execution_knobs_rerun_nothing(finished_run, tmp_path):
@@ -143,9 +198,10 @@ def test_the_default_profile_is_found_and_network_jobs_ask_for_a_gpu(finished_ru
     assert not gpu["prepare_dataset"]
 
 
-REPORTED = {"Figures": ["accuracy_vs_ipc", "distilled_clips", "motion_flow", "motion_classes"],
-            "Tables": ["main", "ablation", "motion_classes", "all_cells"], "Clips": ["random_real", "sre2l", "tsgf"],
-            "Data": ["runs.csv"]}
+REPORTED = {"Figures": ["accuracy_vs_ipc", "cost", "distilled_clips", "motion_flow", "motion_classes"],
+            "Tables": ["main", "ablation", "motion_classes", "motion_strength", "cost", "all_cells"],
+            "Ablations": [f"ablation_{name}{kind}" for name in ABLATIONS for kind in ("", " (figure)")],
+            "Clips": METHODS, "Data": ["main", *ABLATIONS]}
 
 
 def test_the_html_report_renders_in_a_browser(finished_run, tmp_path):

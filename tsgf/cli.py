@@ -31,22 +31,55 @@ from tsgf.sharding import DistillResult, Shard, merge_shards, shard_plan
 log = logging.getLogger("tsgf")
 
 
-def _json_arg(text: str) -> dict[str, Any]:
+# ------------------------------------------------------------- shared by the stages here and in tsgf/torch_stages.py
+
+
+def json_arg(text: str) -> dict[str, Any]:
     if text.startswith("@"):
         text = Path(text[1:]).read_text()
     return json.loads(text)
 
 
-def _write_json(path: Path, payload: dict[str, Any]) -> None:
+def write_json(path: Path, payload: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(payload, indent=2) + "\n")
+
+
+def selected_real(data: ClipSet, params: dict[str, Any], ipc: int, seed: int) -> np.ndarray:
+    """The random real rows of (ipc, seed): the random-real set, and what DM, SRe2L and TSGF start from."""
+    train_rows, _ = train_and_holdout(data, params["holdout"], params["val_fraction"])
+    return select_random_real(train_rows, data.labels(train_rows), data.num_classes, ipc, seed)
+
+
+def write_training_set(out: Path, data: ClipSet, clips: np.ndarray, rows: np.ndarray, source: str,
+                       recipe: dict[str, Any], extra: dict[str, Any]) -> None:
+    """Write a training set (selected rows or synthesised clips at the class-major positions of `rows`) in the
+    clip-set format, each clip traced to the real clip it came from or started from."""
+    labels = data.labels(rows)
+    ipc = len(rows) // data.num_classes
+    real_ids = data.manifest.set_index("index").loc[rows, "clip_id"]
+    manifest = pd.DataFrame({
+        "index": np.arange(len(rows)), "label": labels,
+        "class_name": [data.classes[label] for label in labels],
+        "clip_id": [f"{source}/{data.classes[label]}/{i % ipc}" for i, label in enumerate(labels)],
+        "split": "train", "source": [f"{source}:{clip_id}" for clip_id in real_ids],
+        "status": "ok", "reason": ""})
+    write_clipset(out, clips, manifest, data.classes, data.meta["mean"], data.meta["std"], recipe,
+                  data.meta["motion_only_classes"], extra_meta={"dataset": data.meta["dataset"], **extra})
+
+
+def shard_of(params: dict[str, Any], num_classes: int, ipc: int, number: int) -> Shard:
+    plan = shard_plan(num_classes, ipc, params["classes_per_batch"], params["ipc_per_job"])
+    if not 0 <= number < len(plan):
+        raise TSGFError(f"shard {number} does not exist: this set has {len(plan)} shards (0..{len(plan) - 1})")
+    return plan[number]
 
 
 # ---------------------------------------------------------------------------------------------------- stages
 
 
 def cmd_prepare(args: argparse.Namespace) -> None:
-    params = _json_arg(args.params)
+    params = json_arg(args.params)
     if params["layout"] == "motion":
         from tsgf.datasets.motion import generate_motion_dataset
 
@@ -72,40 +105,20 @@ def cmd_prepare(args: argparse.Namespace) -> None:
              meta["sha256"][:12])
 
 
-def _selected_real(data: ClipSet, params: dict[str, Any], ipc: int, seed: int) -> np.ndarray:
-    train_rows, _ = train_and_holdout(data, params["holdout"], params["val_fraction"])
-    return select_random_real(train_rows, data.labels(train_rows), data.num_classes, ipc, seed)
-
-
-def _write_training_set(out: Path, data: ClipSet, clips: np.ndarray, rows: np.ndarray, source: str,
-                        recipe: dict[str, Any], extra: dict[str, Any]) -> None:
-    labels = data.labels(rows)
-    ipc = len(rows) // data.num_classes
-    real_ids = data.manifest.set_index("index").loc[rows, "clip_id"]
-    manifest = pd.DataFrame({
-        "index": np.arange(len(rows)), "label": labels,
-        "class_name": [data.classes[label] for label in labels],
-        "clip_id": [f"{source}/{data.classes[label]}/{i % ipc}" for i, label in enumerate(labels)],
-        "split": "train", "source": [f"{source}:{clip_id}" for clip_id in real_ids],
-        "status": "ok", "reason": ""})
-    write_clipset(out, clips, manifest, data.classes, data.meta["mean"], data.meta["std"], recipe,
-                  data.meta["motion_only_classes"], extra_meta={"dataset": data.meta["dataset"], **extra})
-
-
 def cmd_random_real(args: argparse.Namespace) -> None:
-    params = _json_arg(args.params)
+    params = json_arg(args.params)
     data = load_clipset(args.data)
     with Stopwatch() as watch:
-        rows = _selected_real(data, params, args.ipc, args.seed)
+        rows = selected_real(data, params, args.ipc, args.seed)
     recipe = {"method": "random_real", "ipc": args.ipc, "seed": args.seed, "source": str(args.data), **params}
-    _write_training_set(Path(args.out), data, np.asarray(data.clips[rows]), rows, "random_real", recipe,
+    write_training_set(Path(args.out), data, np.asarray(data.clips[rows]), rows, "random_real", recipe,
                         {"wall_seconds": watch.seconds, "peak_rss_mb": peak_rss_mb()})
 
 
 def cmd_select_coreset(args: argparse.Namespace) -> None:
     from tsgf.coresets import select_coreset
 
-    params = _json_arg(args.params)
+    params = json_arg(args.params)
     data = load_clipset(args.data)
     saved = np.load(args.features)
     train_rows, _ = train_and_holdout(data, params["holdout"], params["val_fraction"])
@@ -119,24 +132,17 @@ def cmd_select_coreset(args: argparse.Namespace) -> None:
     # the method's cost includes computing the features it picks on
     cost = {"wall_seconds": float(saved["seconds"]) + watch.seconds,
             "peak_rss_mb": max(float(saved["peak_rss_mb"]), peak_rss_mb())}
-    _write_training_set(Path(args.out), data, np.asarray(data.clips[rows]), rows, args.method, recipe, cost)
-
-
-def _shard_of(params: dict[str, Any], num_classes: int, ipc: int, number: int) -> Shard:
-    plan = shard_plan(num_classes, ipc, params["classes_per_batch"], params["ipc_per_job"])
-    if not 0 <= number < len(plan):
-        raise TSGFError(f"shard {number} does not exist: this set has {len(plan)} shards (0..{len(plan) - 1})")
-    return plan[number]
+    write_training_set(Path(args.out), data, np.asarray(data.clips[rows]), rows, args.method, recipe, cost)
 
 
 def cmd_merge_distilled(args: argparse.Namespace) -> None:
-    params = _json_arg(args.params)
+    params = json_arg(args.params)
     data = load_clipset(args.data)
     loaded = [np.load(path) for path in args.shards]
     results = [DistillResult(f["positions"], f["clips"], json.loads(str(f["curve"])), f["saliency"],
                              float(f["seconds"])) for f in loaded]
     merged = merge_shards(results, data.num_classes * args.ipc)
-    rows = _selected_real(data, params, args.ipc, args.seed)
+    rows = selected_real(data, params, args.ipc, args.seed)
     method = next(m for m, enabled in DISTILLED_METHODS.items() if enabled == params["tsgf_o"]["enabled"])
     recipe = {"method": method, "ipc": args.ipc, "seed": args.seed, "teacher": str(args.teacher), **params}
     peak_gpu = [float(f["peak_gpu_mb"]) for f in loaded if not np.isnan(f["peak_gpu_mb"])]
@@ -144,7 +150,7 @@ def cmd_merge_distilled(args: argparse.Namespace) -> None:
              "peak_rss_mb": max(float(f["peak_rss_mb"]) for f in loaded),
              "peak_gpu_mb": max(peak_gpu) if peak_gpu else None, "device": str(loaded[0]["device"])}
     out = Path(args.out)
-    _write_training_set(out, data, merged.clips, rows, method, recipe, extra)
+    write_training_set(out, data, merged.clips, rows, method, recipe, extra)
     pd.DataFrame(merged.curve).to_csv(out / "loss.csv", index=False)
     np.save(out / "saliency.npy", merged.saliency)
     log.info("merged %d shards into %d %s clips (%.0f s of distillation)", len(loaded), len(rows), method,
@@ -152,7 +158,7 @@ def cmd_merge_distilled(args: argparse.Namespace) -> None:
 
 
 def cmd_aggregate(args: argparse.Namespace) -> None:
-    variants = _json_arg(args.variants)
+    variants = json_arg(args.variants)
     if sum(v["count"] for v in variants) != len(args.results):
         raise TSGFError(f"--variants count {sum(v['count'] for v in variants)} results, but {len(args.results)} "
                         f"were given")
@@ -176,7 +182,7 @@ def cmd_tables(args: argparse.Namespace) -> None:
     from tsgf.tables import write_all_tables
 
     strength = pd.read_csv(args.motion_strength) if args.motion_strength else None
-    for path in write_all_tables(args.runs, args.out_dir, _json_arg(args.ablations), strength):
+    for path in write_all_tables(args.runs, args.out_dir, json_arg(args.ablations), strength):
         log.info("wrote %s", path)
 
 

@@ -222,7 +222,7 @@ def build_plan(config: dict[str, Any], schema_path: str | Path) -> Plan:
                 _set_dotted(variant, key, value, where)
             variant = validate_config(variant, schema_path, source=f"{where}, variant {label}")
             stages = planner.stages(variant)
-            seeds = spec["seeds"] or experiment["seeds"]
+            seeds = spec["seeds"] or experiment["ablation_seeds"] or experiment["seeds"]
             results = planner.results_of(stages, spec["methods"], spec["augmentations"], spec["ipcs"], seeds,
                                          spec["full_data"])
             # the variant that keeps the base config's value of every swept key: marked "default" in tables

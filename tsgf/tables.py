@@ -159,7 +159,10 @@ def _labels_sentence(runs: pd.DataFrame) -> str:
     kinds = sorted(runs.loc[runs["method"] != "full", "labels"].dropna().unique())
     if not kinds:
         return ""
-    return f" Students on training sets learn from {' / '.join(kinds)} labels (full data: hard labels)."
+    sentence = f" Students on training sets learn from {' / '.join(kinds)} labels (full data: hard labels)."
+    if any(kind.startswith("soft") for kind in kinds):
+        sentence += " Soft labels come from the teacher during training, so their storage includes its weights."
+    return sentence
 
 
 def _full_data_note(cells: pd.DataFrame) -> str:
@@ -366,6 +369,10 @@ def ablation_sweep_table(runs: pd.DataFrame, name: str, spec: dict[str, Any]) ->
     columns = [(row.label, int(row.ipc)) for row in labelled.sort_values(["_set", "augmentation", "ipc"]).itertuples()]
     teachers = runs.groupby("variant", sort=False)["teacher_accuracy"].first() * 100
     show_teacher = teachers.nunique() > 1
+    # storage where the variants change it (clip size, or the teacher that soft labels need)
+    smallest = cells.loc[cells["ipc"].notna(), "ipc"].min()
+    storage = cells[cells["ipc"] == smallest].groupby("variant", sort=False)["storage_bytes"].max()
+    show_storage = storage.nunique() > 1
     rows = []
     for variant in variants:
         mine = cells[cells["variant"] == variant]
@@ -378,6 +385,8 @@ def ablation_sweep_table(runs: pd.DataFrame, name: str, spec: dict[str, Any]) ->
             row["Full data"] = _cell_text(full.iloc[0] if len(full) else None, "accuracy")
         if show_teacher:
             row["Teacher"] = f"{teachers[variant]:.1f}"
+        if show_storage:
+            row[f"Storage IPC {smallest}"] = human_bytes(storage.get(variant))
         rows.append(row)
     caption = _scope_sentence(runs, cells, f"{title}: top-1 accuracy")
     caption += f" Swept: {keys}; every other key as in the main experiment"

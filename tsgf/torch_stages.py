@@ -15,7 +15,7 @@ import torch
 from tsgf import runtime
 from tsgf.augment import SaliencyAugmentConfig, saliency_guided_augment
 from tsgf.checkpoint import Checkpoint
-from tsgf.cli import _json_arg, _selected_real, _shard_of, _write_json, _write_training_set
+from tsgf.cli import json_arg, selected_real, shard_of, write_json, write_training_set
 from tsgf.clipset import ClipSet, load_clipset, train_and_holdout
 from tsgf.errors import TSGFError
 from tsgf.models import NetworkConfig, build_network, count_parameters, load_network, save_network
@@ -53,7 +53,7 @@ def _checkpoint(args: argparse.Namespace, device: torch.device) -> Checkpoint:
 
 
 def cmd_train_teacher(args: argparse.Namespace) -> None:
-    params = _json_arg(args.params)
+    params = json_arg(args.params)
     device = _start(args, params["seed"])
     checkpoint = _checkpoint(args, device)
     data = load_clipset(args.data)
@@ -71,7 +71,7 @@ def cmd_train_teacher(args: argparse.Namespace) -> None:
     out.mkdir(parents=True, exist_ok=True)
     save_network(out / "model.pt", teacher.cpu(), params["network"], data.num_classes, data.clip_shape, True)
     pd.DataFrame(curve).to_csv(out / "curve.csv", index=False)
-    _write_json(out / "metrics.json", {
+    write_json(out / "metrics.json", {
         **result, "holdout": params["holdout"], "chance": 1 / data.num_classes, "train_seconds": seconds,
         "parameters": count_parameters(teacher), "final_train_accuracy": curve[-1]["train_accuracy"],
         "peak_rss_mb": runtime.peak_rss_mb(), "peak_gpu_mb": runtime.peak_gpu_mb(device),
@@ -82,7 +82,7 @@ def cmd_train_teacher(args: argparse.Namespace) -> None:
 
 
 def cmd_teacher_features(args: argparse.Namespace) -> None:
-    params = _json_arg(args.params)
+    params = json_arg(args.params)
     device = _start(args, 0)
     data = load_clipset(args.data)
     train_rows, _ = train_and_holdout(data, params["holdout"], params["val_fraction"])
@@ -100,11 +100,11 @@ def cmd_teacher_features(args: argparse.Namespace) -> None:
 def cmd_distribution_matching(args: argparse.Namespace) -> None:
     from tsgf.distill import DistillConfig, distribution_matching
 
-    params = _json_arg(args.params)
+    params = json_arg(args.params)
     device = _start(args, args.seed)
     checkpoint = _checkpoint(args, device)
     data = load_clipset(args.data)
-    rows = _selected_real(data, params, args.ipc, args.seed)
+    rows = selected_real(data, params, args.ipc, args.seed)
     train_rows, _ = train_and_holdout(data, params["holdout"], params["val_fraction"])
     init = torch.from_numpy(np.asarray(data.clips[rows])).float() / 255.0
     result = distribution_matching(init, data.num_classes, args.ipc, _split_source(data, train_rows),
@@ -115,7 +115,7 @@ def cmd_distribution_matching(args: argparse.Namespace) -> None:
     cost = {"wall_seconds": result.seconds, "peak_rss_mb": runtime.peak_rss_mb(),
             "peak_gpu_mb": runtime.peak_gpu_mb(device) if device.type == "cuda" else None, "device": str(device)}
     out = Path(args.out)
-    _write_training_set(out, data, result.clips, rows, "dm", recipe, cost)
+    write_training_set(out, data, result.clips, rows, "dm", recipe, cost)
     pd.DataFrame(result.curve).to_csv(out / "loss.csv", index=False)
     checkpoint.remove()
     log.info("DM: %d clips in %.0f s; final loss %.4f", len(rows), result.seconds, result.curve[-1]["loss"])
@@ -124,14 +124,14 @@ def cmd_distribution_matching(args: argparse.Namespace) -> None:
 def cmd_distill(args: argparse.Namespace) -> None:
     from tsgf.distill import DistillConfig, distill
 
-    params = _json_arg(args.params)
+    params = json_arg(args.params)
     device = _start(args, args.seed)
     checkpoint = _checkpoint(args, device)
     data = load_clipset(args.data)
     config = DistillConfig.from_dict(params)
-    shard = _shard_of(params, data.num_classes, args.ipc, args.shard)
+    shard = shard_of(params, data.num_classes, args.ipc, args.shard)
     positions = shard_positions(shard, data.num_classes, args.ipc, config.classes_per_batch)
-    rows = _selected_real(data, params, args.ipc, args.seed)[positions]
+    rows = selected_real(data, params, args.ipc, args.seed)[positions]
     init = torch.from_numpy(np.asarray(data.clips[rows])).float() / 255.0
     teacher = load_network(Path(args.teacher) / "model.pt")
     result = distill(teacher, init, data.num_classes, args.ipc, config, args.seed, device, *_normalisation(data),
@@ -146,7 +146,7 @@ def cmd_distill(args: argparse.Namespace) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
-    params = _json_arg(args.params)
+    params = json_arg(args.params)
     device = _start(args, args.seed)
     checkpoint = _checkpoint(args, device)
     data = load_clipset(args.data)
@@ -188,7 +188,11 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     motion = [a for c, a in per_class.items() if c in motion_only]
     other = [a for c, a in per_class.items() if c not in motion_only]
     num_train = len(train.rows)
-    _write_json(Path(args.out), {
+    # pixels and int64 labels; soft labels are made by the teacher while the student trains, so it is stored too
+    storage = num_train * int(np.prod(data.clip_shape)) + 8 * num_train
+    if soft_labels is not None:
+        storage += sum(t.numel() * t.element_size() for t in soft_labels.teacher.state_dict().values())
+    write_json(Path(args.out), {
         "dataset": data.meta["dataset"],
         "method": "full" if args.full_data else args.method, "augmentation": args.augmentation,
         "tsgf_o": args.method == "tsgf" and not args.full_data, "tsgf_a": args.augmentation == "tsgf_a",
@@ -199,7 +203,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         "holdout": params["holdout"], "accuracy": result["accuracy"], "per_class_accuracy": per_class,
         "motion_only_accuracy": float(np.mean(motion)) if motion else None,
         "other_accuracy": float(np.mean(other)) if other else None, "num_train_clips": num_train,
-        "storage_bytes": int(num_train * np.prod(data.clip_shape) + 8 * num_train),
+        "storage_bytes": storage,
         "distill_seconds": set_meta.get("wall_seconds", 0.0), "distill_peak_rss_mb": set_meta.get("peak_rss_mb"),
         "distill_peak_gpu_mb": set_meta.get("peak_gpu_mb"),
         "eval_seconds": seconds, "eval_peak_rss_mb": runtime.peak_rss_mb(), "test_passes": result["test_passes"],
@@ -214,7 +218,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 def cmd_motion_strength(args: argparse.Namespace) -> None:
     from tsgf.saliency import frame_differences
 
-    params = _json_arg(args.params)
+    params = json_arg(args.params)
     data = load_clipset(args.data)
     train_rows, _ = train_and_holdout(data, params["holdout"], params["val_fraction"])
     strength = np.empty(len(train_rows))
@@ -242,13 +246,13 @@ def cmd_figures(args: argparse.Namespace) -> None:
     out.mkdir(parents=True, exist_ok=True)
     sets = {method: Path(path) for method, path in (item.split("=", 1) for item in args.sets)}
     labelled = {set_label(method): path for method, path in sets.items()}
-    saliency = SaliencyConfig.from_dict(_json_arg(args.saliency))
+    saliency = SaliencyConfig.from_dict(json_arg(args.saliency))
     written = [figures.plot_accuracy_vs_ipc(main, out / "accuracy_vs_ipc.png"),
                figures.plot_cost(main, out / "cost.png"),
                figures.plot_distilled_clips(labelled, out / "distilled_clips.png", saliency),
                figures.plot_clip_motion(labelled, out / "motion_flow.png"),
                figures.plot_motion_classes(main, out / "motion_classes.png")]
-    for name, spec in _json_arg(args.ablations).items():
+    for name, spec in json_arg(args.ablations).items():
         written.append(figures.plot_ablation(runs[runs["ablation"] == name], spec, out / f"ablation_{name}.png"))
     written += [export_set_gif(load_clipset(path), out / "clips" / f"{method}.gif") for method, path in sets.items()]
     for path in written:

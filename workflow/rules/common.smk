@@ -60,6 +60,12 @@ def code(*modules):
     return [str(PACKAGE / module) for module in modules]
 
 
+def as_json(value):
+    """A params value as JSON with sorted keys: the same parameters always give the same text, whatever order the
+    config files were merged in (Snakemake reruns a job whose params text changed)."""
+    return json.dumps(value, sort_keys=True)
+
+
 def clipset_files(directory):
     return [f"{directory}/clips.npy", f"{directory}/manifest.csv", f"{directory}/meta.json"]
 

@@ -17,7 +17,7 @@ rule evaluate_set:
     output:
         f"{RESULTS}/eval/{{eval_name}}/{{set_name}}/ipc{{ipc}}-seed{{seed}}.json",
     params:
-        spec=lambda w: json.dumps(EVALUATIONS[w.eval_name]["params"]),
+        spec=lambda w: as_json(EVALUATIONS[w.eval_name]["params"]),
         data=lambda w: path_of(EVALUATIONS[w.eval_name]["data"]),
         train_set=lambda w: set_dir(w.set_name, w.ipc, w.seed),
         teacher=lambda w: "" if EVALUATIONS[w.eval_name]["teacher"] is None
@@ -46,7 +46,7 @@ rule evaluate_full_data:
     output:
         f"{RESULTS}/eval/{{full_eval}}/seed{{seed}}.json",
     params:
-        spec=lambda w: json.dumps(FULL_EVALUATIONS[w.full_eval]["params"]),
+        spec=lambda w: as_json(FULL_EVALUATIONS[w.full_eval]["params"]),
         data=lambda w: path_of(FULL_EVALUATIONS[w.full_eval]["data"]),
         device=C["device"],
         precision=C["precision"],

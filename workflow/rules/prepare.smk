@@ -10,7 +10,7 @@ rule prepare_dataset:
     output:
         clipset_files(f"{RESULTS}/{{prepared}}"),
     params:
-        spec=lambda w: json.dumps(DATASETS[w.prepared]),
+        spec=lambda w: as_json(DATASETS[w.prepared]),
         out=lambda w: path_of(w.prepared),
     threads: C["threads"]
     log:
@@ -22,7 +22,11 @@ rule prepare_dataset:
 
 
 # prepared clips -> how much each class moves (mean inter-frame difference of its training clips), for the
-# failure analysis by motion strength (the paper's Table 7)
+# failure analysis by motion strength (the paper's Table 7); seconds of CPU, so never queued on a cluster
+localrules:
+    class_motion_strength,
+
+
 rule class_motion_strength:
     input:
         data=clipset_files(f"{RESULTS}/{{prepared}}"),
@@ -31,7 +35,7 @@ rule class_motion_strength:
         f"{RESULTS}/{{prepared}}/motion_strength.csv",
     params:
         data=lambda w: path_of(w.prepared),
-        split=json.dumps({"holdout": C["holdout"], "val_fraction": C["val_fraction"]}),
+        split=as_json({"holdout": C["holdout"], "val_fraction": C["val_fraction"]}),
     log:
         f"{LOGS}/class_motion_strength/{{prepared}}.log",
     shell:

@@ -24,9 +24,10 @@ rule aggregate_runs:
         teachers=lambda w: sorted({f"{path_of(v['teacher'])}/metrics.json" for v in PLAN.runs[w.ablation]}),
         code=code("cli.py"),
     output:
-        report(f"{RESULTS}/runs/{{ablation}}.csv", caption="../report/runs.rst", category="Data"),
+        report(f"{RESULTS}/runs/{{ablation}}.csv", caption="../report/runs.rst", category="Data",
+               labels={"runs": "{ablation}"}),
     params:
-        variants=lambda w: json.dumps(_variants(w.ablation)),
+        variants=lambda w: as_json(_variants(w.ablation)),
     log:
         f"{LOGS}/aggregate_runs/{{ablation}}.log",
     shell:
@@ -45,7 +46,7 @@ def _reported_table(path):
 
 
 # what the tables and figures say of each ablation: its title and swept keys
-ABLATION_SPECS = json.dumps({name: {"title": spec["title"], "keys": list(spec["sweep"])}
+ABLATION_SPECS = as_json({name: {"title": spec["title"], "keys": list(spec["sweep"])}
                              for name, spec in selected_ablations(C).items()})
 RUN_TABLES = [f"{RESULTS}/runs/{name}.csv" for name in ABLATIONS]
 
@@ -92,7 +93,7 @@ rule make_figures:
          for method, path in CLIP_GIFS.items()],
     params:
         sets=" ".join(f"{method}={d}" for method, d in _strip_sets().items()),
-        saliency=json.dumps(C["saliency"]),
+        saliency=as_json(C["saliency"]),
         ablations=ABLATION_SPECS,
         out=f"{RESULTS}/figures",
     log:

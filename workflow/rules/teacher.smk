@@ -11,7 +11,7 @@ rule train_teacher:
         metrics=f"{RESULTS}/{{teacher}}/metrics.json",
         curve=f"{RESULTS}/{{teacher}}/curve.csv",
     params:
-        spec=lambda w: json.dumps(TEACHERS[w.teacher]["params"]),
+        spec=lambda w: as_json(TEACHERS[w.teacher]["params"]),
         data=lambda w: path_of(TEACHERS[w.teacher]["data"]),
         out=lambda w: path_of(w.teacher),
         device=C["device"],
@@ -36,7 +36,7 @@ rule teacher_features:
     output:
         f"{RESULTS}/{{teacher}}/features.npz",
     params:
-        spec=lambda w: json.dumps(TEACHERS[w.teacher]["params"]),
+        spec=lambda w: as_json(TEACHERS[w.teacher]["params"]),
         data=lambda w: path_of(TEACHERS[w.teacher]["data"]),
         teacher=lambda w: path_of(w.teacher),
         device=C["device"],

@@ -23,7 +23,7 @@ rule random_real:
     output:
         clipset_files(set_dir("{random_set}", "{ipc}", "{seed}")),
     params:
-        spec=lambda w: json.dumps(SETS[w.random_set]["params"]),
+        spec=lambda w: as_json(SETS[w.random_set]["params"]),
         data=lambda w: path_of(SETS[w.random_set]["data"]),
         out=lambda w: set_dir(w.random_set, w.ipc, w.seed),
     log:
@@ -41,7 +41,7 @@ rule select_coreset:
     output:
         clipset_files(set_dir("{coreset}", "{ipc}", "{seed}")),
     params:
-        spec=lambda w: json.dumps(SETS[w.coreset]["params"]),
+        spec=lambda w: as_json(SETS[w.coreset]["params"]),
         method=lambda w: SETS[w.coreset]["method"],
         data=lambda w: path_of(SETS[w.coreset]["data"]),
         out=lambda w: set_dir(w.coreset, w.ipc, w.seed),
@@ -60,7 +60,7 @@ rule distribution_matching:
         clipset_files(set_dir("{dm_set}", "{ipc}", "{seed}")),
         loss=set_dir("{dm_set}", "{ipc}", "{seed}") + "/loss.csv",
     params:
-        spec=lambda w: json.dumps(SETS[w.dm_set]["params"]),
+        spec=lambda w: as_json(SETS[w.dm_set]["params"]),
         data=lambda w: path_of(SETS[w.dm_set]["data"]),
         out=lambda w: set_dir(w.dm_set, w.ipc, w.seed),
         device=C["device"],
@@ -87,7 +87,7 @@ rule distill:
     output:
         set_dir("{distilled_set}", "{ipc}", "{seed}") + "/shards/shard{shard}.npz",
     params:
-        spec=lambda w: json.dumps(SETS[w.distilled_set]["params"]),
+        spec=lambda w: as_json(SETS[w.distilled_set]["params"]),
         data=lambda w: path_of(SETS[w.distilled_set]["data"]),
         teacher=lambda w: path_of(SETS[w.distilled_set]["teacher"]),
         device=C["device"],
@@ -114,7 +114,7 @@ rule merge_distilled:
         loss=set_dir("{distilled_set}", "{ipc}", "{seed}") + "/loss.csv",
         saliency=set_dir("{distilled_set}", "{ipc}", "{seed}") + "/saliency.npy",
     params:
-        spec=lambda w: json.dumps(SETS[w.distilled_set]["params"]),
+        spec=lambda w: as_json(SETS[w.distilled_set]["params"]),
         data=lambda w: path_of(SETS[w.distilled_set]["data"]),
         teacher=lambda w: path_of(SETS[w.distilled_set]["teacher"]),
         out=lambda w: set_dir(w.distilled_set, w.ipc, w.seed),
