@@ -2,10 +2,10 @@
 
 Stages, in data-flow order: prepare (and motion-strength) -> train-teacher -> teacher-features -> training sets
 (random-real, select-coreset, distribution-matching, distill shards -> merge-distilled) -> evaluate -> aggregate ->
-tables / figures. Parameters arrive as one JSON object (`--params`, text or @file),
-already validated by the workflow; each stage writes what it used into its outputs. The stages that need torch
-live in tsgf/torch_stages.py and are imported only when one of them runs: a light stage (selection, merging,
-tables) starts in under a second instead of four, which adds up over the hundreds of jobs of a run.
+tables / figures. Parameters arrive as one JSON object (`--params`, text or @file), already validated by the
+workflow; each stage writes what it used into its outputs. The stages that need torch live in tsgf/torch_stages.py
+and are imported only when one of them runs: a light stage (selection, merging, tables) starts in under a second
+instead of four, which adds up over the hundreds of jobs of a run.
 """
 
 from __future__ import annotations

@@ -118,7 +118,6 @@ class _Planner:
     """Fills a Plan from validated configs; the same parameters always land on the same addresses."""
 
     def __init__(self, base: dict[str, Any]) -> None:
-        self.base = base
         self.plan = Plan(results=f"results/{base['dataset']['name']}")
 
     def stages(self, config: dict[str, Any]) -> dict[str, Any]:
