@@ -20,7 +20,7 @@ from matplotlib.figure import Figure
 from tsgf.clipset import ClipSet, load_clipset
 from tsgf.optical_flow import colour_wheel, flow_to_rgb, optical_flow
 from tsgf.saliency import SaliencyConfig, describe, frame_differences, temporal_saliency
-from tsgf.tables import chance_level, scope_of, set_label, summarise
+from tsgf.tables import chance_level, default_variants, scope_of, set_label, summarise
 
 DPI = 150
 STYLE = {"font.size": 11, "axes.titlesize": 12, "axes.labelsize": 11, "legend.fontsize": 10,
@@ -261,7 +261,7 @@ def plot_ablation(runs: pd.DataFrame, spec: dict, out_png: str | Path) -> Path:
             return _save(fig, out_png)
         dataset, holdout = scope_of(runs)
         variants = list(dict.fromkeys(runs["variant"]))
-        defaults = set(runs.loc[runs["variant_is_default"].astype(str) == "True", "variant"])
+        defaults = default_variants(runs)
         cells = summarise(runs)
         position = {v: i for i, v in enumerate(variants)}
         lines = cells[cells["ipc"].notna()][["label", "method", "augmentation", "ipc"]].drop_duplicates()

@@ -352,6 +352,14 @@ def cost_table(runs: pd.DataFrame) -> Table:
     return Table(pd.DataFrame(rows, columns=columns), caption)
 
 
+def default_variants(runs: pd.DataFrame) -> set[str]:
+    """The variants of a sweep that keep the main experiment's value of every swept key (read back from CSV, the
+    flag may be text)."""
+    if "variant_is_default" not in runs:
+        return set()
+    return set(runs.loc[runs["variant_is_default"].astype(str) == "True", "variant"])
+
+
 def ablation_sweep_table(runs: pd.DataFrame, name: str, spec: dict[str, Any]) -> Table:
     """One ablation: a row per variant (in config order; the base config's value marked "default"), columns per
     evaluated cell and IPC, plus the teacher where the variants change it and full data where it was run."""
@@ -361,8 +369,7 @@ def ablation_sweep_table(runs: pd.DataFrame, name: str, spec: dict[str, Any]) ->
     keys = ", ".join(spec.get("keys", []))
     cells = summarise(runs)
     variants = list(dict.fromkeys(runs["variant"]))
-    defaults = set(runs.loc[runs["variant_is_default"].astype(str) == "True", "variant"]) \
-        if "variant_is_default" in runs else set()
+    defaults = default_variants(runs)
     # columns by training set, then augmentation and IPC: a sweep compares sets under the same evaluation
     labelled = cells[cells["ipc"].notna()].drop_duplicates(["method", "augmentation", "ipc"])
     labelled = labelled.assign(_set=labelled["method"].map(_SET_METHODS.index))
@@ -465,5 +472,5 @@ def write_all_tables(runs_csv: Path | list[Path], out_dir: Path, ablations: dict
 
 __all__ = ["MISSING", "LABEL_ORDER", "CITED_RESULTS", "cited_results", "Table", "method_label", "set_label",
            "format_mean_std", "human_bytes", "load_runs", "summarise", "chance_level", "scope_of", "main_table",
-           "ablation_table", "motion_class_table", "motion_strength_table", "cost_table", "ablation_sweep_table",
-           "write_table", "write_all_tables"]
+           "ablation_table", "motion_class_table", "motion_strength_table", "cost_table", "default_variants",
+           "ablation_sweep_table", "write_table", "write_all_tables"]
