@@ -17,17 +17,23 @@ from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import replace
 
 import numpy as np
 import torch
 
 from tsgf import runtime
+from tsgf.config import schema_defaults
 from tsgf.distill import DistillConfig, distill
 from tsgf.models import NetworkConfig, build_network, count_parameters
+from tsgf.plan import synthesis_params
 from tsgf.sharding import Shard
 from tsgf.training import ClipSource, TrainConfig, evaluate_classifier, train_classifier
 
-BENCHMARK_NETWORK = NetworkConfig(width=64, depth=3, kernel=(3, 7, 7), spatial_strides=(2, 2, 2), dropout=0.5)
+# the schema's defaults for the rest: TSGF's synthesis and the student recipe, as a default run uses them
+DEFAULTS = schema_defaults()
+BENCHMARK_NETWORK = NetworkConfig(arch="convnet3d", width=64, depth=3, kernel=(3, 7, 7), spatial_strides=(2, 2, 2),
+                                  dropout=0.5)  # as in config/paper/
 
 
 def synchronise(device: torch.device) -> None:
@@ -49,7 +55,8 @@ def time_distillation(args: argparse.Namespace, device: torch.device) -> None:
     shard = Shard(ipc_indices=(0,), groups=(0,))
 
     def run(iterations: int) -> float:
-        config = DistillConfig(iterations=iterations, log_every=max(iterations, 1))
+        config = replace(DistillConfig.from_dict(synthesis_params(DEFAULTS, "tsgf")), iterations=iterations,
+                         log_every=max(iterations, 1))
         synchronise(device)
         start = time.perf_counter()
         distill(teacher, init, args.classes, 1, config, 0, device, mean, std, shard, args.precision)
@@ -80,7 +87,8 @@ def time_evaluation(args: argparse.Namespace, device: torch.device) -> None:
         student = build_network(BENCHMARK_NETWORK, args.classes, clip_shape)
         synchronise(device)
         start = time.perf_counter()
-        train_classifier(student, train, TrainConfig(epochs=epochs, batch_size=args.batch_size), 0, device,
+        train_classifier(student, train, TrainConfig.from_dict({**DEFAULTS["evaluation"]["train"], "epochs": epochs,
+                                                                 "batch_size": args.batch_size}), 0, device,
                          args.frames, precision=args.precision)
         synchronise(device)
         trained = time.perf_counter()

@@ -56,8 +56,8 @@ def prepare(root: Path, out: Path, threads: int) -> dict:
               "hmdb51_train": "all_non_test", "folder": {"split_file": None, "test_fraction": 0.2, "seed": 0},
               "clip": SPEC, "normalisation": "imagenet"}
     start = time.perf_counter()
-    run = subprocess.run([sys.executable, "-m", "tsgf", "prepare", "--params", json.dumps(params), "--out", str(out),
-                          "--threads", str(threads)], capture_output=True, text=True)
+    run = subprocess.run([sys.executable, "-m", "tsgf", "prepare_dataset", "--params", json.dumps(params), "--out",
+                          str(out), "--threads", str(threads)], capture_output=True, text=True)
     if run.returncode:
         sys.exit(run.stderr)
     meta = json.loads((out / "meta.json").read_text())

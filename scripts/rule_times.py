@@ -18,10 +18,7 @@ import pandas as pd
 def rule_times(benchmarks: Path) -> pd.DataFrame:
     rows = []
     for path in sorted(benchmarks.rglob("*.tsv")):
-        parts = path.relative_to(benchmarks).parts
-        rule = parts[0].removesuffix(".tsv")
-        if rule == "evaluate":  # both evaluation rules write there; full-data evaluations are named full-*
-            rule = "evaluate_full_data" if parts[1].startswith("full-") else "evaluate_set"
+        rule = path.relative_to(benchmarks).parts[0].removesuffix(".tsv")  # benchmarks/<rule>/...
         figures = pd.read_csv(path, sep="\t")
         rows.append({"rule": rule, "seconds": figures["s"].iloc[0],
                      "max_rss_mb": figures["max_rss"].iloc[0]})

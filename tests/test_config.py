@@ -8,7 +8,8 @@ import yaml
 from snakemake.utils import update_config
 
 from conftest import REPO, SCHEMA
-from tsgf.config import stage_hash, validate_config
+from tsgf.config import (COMMAND_LINE, config_sources, stage_hash, typed_command_line, validate_config,
+                         validate_config_sources)
 from tsgf.errors import ConfigError
 
 
@@ -61,7 +62,49 @@ def test_snakemake_stops_before_any_job_on_a_bad_key(tmp_path):
                           "--directory", str(tmp_path), "--cores", "1"], capture_output=True, text=True, timeout=120)
     output = run.stdout + run.stderr
     assert run.returncode != 0
-    assert "config key 'distill.lrr' is not known (did you mean 'distill.lr'?)" in output
-    assert "config key 'experiment.ipcs[0]' must be >= 1, got 0" in output
-    assert str(bad) in output
+    # each error names the file it came from, relative to the working directory (--directory) below which it lies
+    assert "bad.yaml: config key 'distill.lrr' is not known (did you mean 'distill.lr'?)" in output
+    assert "bad.yaml: config key 'experiment.ipcs[0]' must be >= 1, got 0" in output
     assert not (tmp_path / "results").exists()
+
+
+def test_command_line_values_are_typed_as_yaml_types_them_in_a_file():
+    # Snakemake hands nested --config values over as strings (YAML's BaseLoader)
+    typed = typed_command_line({"threads": 2, "saliency": {"floor": "0.5", "alignment": "central"},
+                                "distill": {"augment": {"flip": "true", "crop_scale": ["0.7", "1"]}}})
+    assert typed == {"threads": 2, "saliency": {"floor": 0.5, "alignment": "central"},
+                     "distill": {"augment": {"flip": True, "crop_scale": [0.7, 1]}}}
+
+
+def test_each_error_names_the_source_of_its_value():
+    files = [("config/config.yaml", {"distill": {"iterations": 200}}), ("mine.yaml", {"distill": {"lr": -1}})]
+    with pytest.raises(ConfigError) as caught:
+        validate_config_sources(files, {"saliency": {"floor": "x"}}, SCHEMA)
+    message = str(caught.value)
+    assert "mine.yaml: config key 'distill.lr' must be > 0, got -1" in message
+    assert f"{COMMAND_LINE}: config key 'saliency.floor' must be of type number, got \"x\"" in message
+    config = validate_config_sources(files[:1], {"saliency": {"floor": "0.5"}}, SCHEMA)
+    assert config["saliency"]["floor"] == 0.5 and config["distill"]["iterations"] == 200
+    assert config_sources(config, "saliency") == COMMAND_LINE
+    assert config_sources(config, "distill") == "config/config.yaml"
+
+
+def planned_outputs(tmp_path, *args: str) -> set[str]:
+    """The outputs a dry run of the default config (plus args) plans, in an empty working directory."""
+    run = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory",
+                          str(tmp_path), "-n", "all", *args], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    return {line.strip() for line in run.stdout.splitlines() if line.strip().startswith("output:")}
+
+
+def test_a_nested_command_line_override_is_validated_and_reaches_only_what_it_changes(tmp_path):
+    run = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory",
+                          str(tmp_path), "-n", "--config", "saliency={'floor': 'x'}"],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode != 0
+    assert "the command line (--config): config key 'saliency.floor' must be of type number" in run.stdout + run.stderr
+    default, floor = planned_outputs(tmp_path), planned_outputs(tmp_path, "--config", "saliency={'floor': 0.5}")
+    changed = {path for line in default ^ floor for path in line.removeprefix("output: ").split(", ")}
+    # the floor reaches TSGF's sets and what is made from them, never the data, the teacher or SRe2L's sets
+    assert any("/sets/tsgf-" in path for path in changed)
+    assert not any(part in path for path in changed for part in ("/prepared-", "/teacher-", "/sets/sre2l-"))

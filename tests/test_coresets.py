@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tsgf.coresets import CORESET_METHODS, herding, k_center_greedy, select_coreset
+from tsgf.coresets import herding, k_center_greedy, select_coreset
+from tsgf.methods import CORESET_METHODS
 from tsgf.errors import TSGFError
 
 

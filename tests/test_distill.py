@@ -6,18 +6,17 @@ import numpy as np
 import pytest
 import torch
 
-from tsgf.distill import (DistillConfig, distill, distribution_matching, distribution_matching_objective,
+from tsgf.distill import (distill, distribution_matching, distribution_matching_objective,
                           optimise_batch, teacher_objective)
 from tsgf.errors import NonFiniteLossError, TSGFError
-from tsgf.models import NetworkConfig
 from tsgf.runtime import generator
-from tsgf.saliency import SaliencyConfig
 from tsgf.sharding import merge_shards, shard_plan, shard_positions
 from tsgf.training import ClipSource
+from schema_configs import distill_config, network_config, saliency_config
 
 MEAN, STD = torch.full((3,), 0.5), torch.full((3,), 0.25)
-BASE = DistillConfig(iterations=1, lr=0.01, crop_scale=(1.0, 1.0), flip=False, max_roll=0.0, tsgf_o=False,
-                     saliency=SaliencyConfig(window=0, floor=0.3, eps=1e-12))
+BASE = distill_config(iterations=1, lr=0.01, crop_scale=(1.0, 1.0), flip=False, max_roll=0.0, tsgf_o=False,
+                      saliency=saliency_config(window=0, floor=0.3, eps=1e-12))
 
 
 def half_static_clips() -> torch.Tensor:
@@ -49,7 +48,7 @@ def test_tsgf_o_leaves_zero_saliency_frames_at_the_floor(tiny_teacher):
 def test_a_zero_floor_freezes_static_frames_for_that_step(tiny_teacher):
     # Only for that step: once frame 2 moves, frame 1's difference to it is no longer zero.
     clips = half_static_clips()
-    config = replace(BASE, tsgf_o=True, saliency=SaliencyConfig(window=0, floor=0.0, eps=1e-12))
+    config = replace(BASE, tsgf_o=True, saliency=saliency_config(window=0, floor=0.0, eps=1e-12))
     moved = one_step(tiny_teacher, clips, config)
     assert moved[:, :2].abs().max() == 0 and moved[:, 3:].abs().max() > 0
 
@@ -120,7 +119,7 @@ def _real_source(clips: torch.Tensor, labels: list[int]) -> ClipSource:
     return ClipSource(stored, np.arange(len(stored)), np.array(labels), MEAN, STD)
 
 
-DM_NETWORK = NetworkConfig(width=4, depth=2, kernel=(3, 3, 3), spatial_strides=(2, 1), dropout=0.0)
+DM_NETWORK = network_config(width=4, depth=2, kernel=(3, 3, 3), spatial_strides=(2, 1), dropout=0.0)
 NO_AUGMENT = replace(BASE, iterations=30, lr=0.05)
 
 

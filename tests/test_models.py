@@ -8,6 +8,7 @@ from torchvision.models import video
 from tsgf.errors import ConfigError
 from tsgf.models import (ARCHITECTURES, NetworkConfig, build_network, count_parameters, embed, load_network,
                          save_network)
+from schema_configs import network_config
 
 RESNETS = ["r3d_18", "mc3_18", "r2plus1d_18"]
 SMALL = {"arch": "convnet3d", "width": 4, "depth": 2, "kernel": [3, 3, 3], "spatial_strides": [2, 1],
@@ -16,7 +17,7 @@ CLIP_SHAPES = [(6, 3, 24, 24), (8, 3, 32, 32)]  # (T, C, H, W)
 
 
 def network(arch: str, classes: int, clip_shape: tuple[int, int, int, int]) -> torch.nn.Module:
-    params = SMALL if arch == "convnet3d" else {"arch": arch}
+    params = {**SMALL, "arch": arch}  # the video ResNets ignore the ConvNet knobs
     return build_network(NetworkConfig.from_dict(params), classes, clip_shape)
 
 
@@ -31,7 +32,7 @@ def test_the_architectures_are_exported_in_order():
 
 def test_an_unknown_arch_names_every_known_one():
     with pytest.raises(ConfigError) as error:
-        build_network(NetworkConfig(arch="resnet50"), 5, CLIP_SHAPES[0])
+        build_network(network_config(arch="resnet50"), 5, CLIP_SHAPES[0])
     assert all(arch in str(error.value) for arch in ARCHITECTURES)
 
 
@@ -48,7 +49,7 @@ def test_video_resnets_give_class_logits_on_small_clips(arch, clip_shape):
 
 @pytest.mark.parametrize("arch", RESNETS)
 def test_video_resnets_are_torchvisions_nets_with_our_classes_and_ignore_the_convnet_knobs(arch):
-    built = build_network(NetworkConfig(arch=arch, width=3, depth=1, spatial_strides=(1,), dropout=0.0), 7,
+    built = build_network(network_config(arch=arch, width=3, depth=1, spatial_strides=(1,), dropout=0.0), 7,
                           CLIP_SHAPES[0], batchnorm=False)
     reference = getattr(video, arch)(weights=None, num_classes=7)
     assert count_parameters(built) == count_parameters(reference)
@@ -67,7 +68,7 @@ def test_every_arch_round_trips_through_save_and_load(arch, tmp_path):
     torch.manual_seed(1)
     model = network(arch, 5, clip_shape)
     model(batch(4, clip_shape))  # one train-mode pass, so BatchNorm running statistics differ from their init
-    params = SMALL if arch == "convnet3d" else {"arch": arch}
+    params = {**SMALL, "arch": arch}  # the video ResNets ignore the ConvNet knobs
     save_network(tmp_path / "model.pt", model, params, 5, clip_shape, batchnorm=False)
     loaded = load_network(tmp_path / "model.pt")
     assert type(loaded) is type(model)

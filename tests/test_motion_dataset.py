@@ -7,15 +7,15 @@ import pytest
 
 from tsgf.clipset import MANIFEST_COLUMNS, load_clipset
 from tsgf.datasets.motion import (
-    DEFAULT_MOTION_PARAMS,
     MOTION_CLASSES,
     TIME_REVERSED_PAIRS,
     generate_motion_dataset,
     render_clip,
 )
 from tsgf.errors import ConfigError
+from schema_configs import DEFAULTS
 
-SMALL = {**DEFAULT_MOTION_PARAMS, "frames": 6, "size": 24, "train_per_class": 3, "test_per_class": 2}
+SMALL = {**DEFAULTS["dataset"]["motion"], "frames": 6, "size": 24, "train_per_class": 3, "test_per_class": 2}
 MOVING = [name for name in MOTION_CLASSES if name != "static"]
 
 

@@ -13,6 +13,7 @@ from tsgf.errors import ConfigError
 from tsgf.plan import ablation_variants, build_plan
 
 BASE = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+DEFAULT = validate_config(copy.deepcopy(BASE), SCHEMA)  # the default config, schema defaults filled in
 
 
 def plan_of(sweeps: dict, **experiment):
@@ -34,7 +35,7 @@ def test_the_shipped_configs_plan_every_ablation():
 
 def test_main_experiment_grid_and_distinct_addresses():
     plan = plan_of({})
-    methods, ipcs, seeds = BASE["experiment"]["methods"], BASE["experiment"]["ipcs"], BASE["experiment"]["seeds"]
+    methods, ipcs, seeds = (DEFAULT["experiment"][key] for key in ("methods", "ipcs", "seeds"))
     assert len(plan.result_files("main")) == len(methods) * 2 * len(ipcs) * len(seeds) + len(seeds)
     assert sorted(entry["method"] for entry in plan.sets.values()) == sorted(methods)
     assert len(plan.datasets) == 1 and len(plan.teachers) == 1
@@ -72,7 +73,7 @@ def test_several_keys_sweep_their_product_and_mappings_merge_into_their_section(
     assert all(overrides["distill.iterations"] == 50 for _, overrides in variants)
     plan = plan_of({"arch": {"sweep": {"student.network": [{"arch": "r3d_18"}]}, "methods": ["random_real"]}})
     evaluation = plan.evaluations[plan.runs["arch"][0]["results"][0].split("/")[3]]
-    assert evaluation["params"]["network"] == {**BASE["student"]["network"], "arch": "r3d_18"}
+    assert evaluation["params"]["network"] == {**DEFAULT["student"]["network"], "arch": "r3d_18"}
     assert plan.runs["arch"][0]["label"] == "arch=r3d_18"
 
 

@@ -15,10 +15,10 @@ from tsgf.clip_export import export_set_gif, set_mosaic, write_gif
 from tsgf.clipset import load_clipset, write_clipset
 from tsgf.figures import (plot_ablation, plot_accuracy_vs_ipc, plot_clip_motion, plot_cost, plot_distilled_clips,
                           plot_motion_classes)
-from tsgf.saliency import SaliencyConfig
 from tsgf.tables import (MISSING, ablation_sweep_table, ablation_table, cited_results, cost_table, format_mean_std,
                          human_bytes, load_runs, main_table, method_label, motion_class_table, motion_strength_table,
                          summarise, write_all_tables, write_table)
+from schema_configs import saliency_config
 
 CLASSES = [f"class_{i}" for i in range(4)]  # chance = 25 %
 GRID = [("random_real", "none"), ("random_real", "tsgf_a"), ("sre2l", "none"), ("sre2l", "tsgf_a"),
@@ -218,10 +218,18 @@ def _moving_square_set(out: Path, seed: int) -> Path:
 def test_plot_distilled_clips(tmp_path: Path) -> None:
     sets = {name: _moving_square_set(tmp_path / name, seed) for seed, name in enumerate(["Random real", "TSGF"])}
     assert load_clipset(sets["TSGF"]).num_classes == 2
-    out = plot_distilled_clips(sets, tmp_path / "clips.png", SaliencyConfig(granularity="pixel"), clips_per_set=2)
-    assert out.stat().st_size > 0
-    missing_class = plot_distilled_clips(sets, tmp_path / "one.png", SaliencyConfig(), class_names=["class_1", "nope"])
+    out = plot_distilled_clips(sets, tmp_path / "clips.png", saliency_config(granularity="pixel"), clips_per_set=2)
+    assert out == tmp_path / "clips.png"
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # One compact grid: 2 sets x 2 classes = 4 rows of a 6-frame strip and its saliency curve, no blank panels
+    # (the old layout of one subfigure per clip drew this 1,247 x 1,817 px).
+    width, height = Image.open(out).size
+    assert width <= 1600
+    assert height <= 4 * 260 + 150
+    # A class that a set lacks is a labelled placeholder row, not an error.
+    missing_class = plot_distilled_clips(sets, tmp_path / "one.png", saliency_config(), class_names=["class_1", "nope"])
     assert missing_class.stat().st_size > 0
+    assert Image.open(missing_class).size[1] <= 4 * 260 + 150
 
 
 def test_plot_clip_motion(tmp_path: Path) -> None:

@@ -20,7 +20,8 @@ from tsgf.cli import main
 from tsgf.clipset import load_clipset
 from tsgf.config import validate_config
 from tsgf.models import NetworkConfig, build_network, save_network
-from tsgf.training import ClipSource, TrainConfig, train_classifier
+from tsgf.training import ClipSource, train_classifier
+from schema_configs import DEFAULTS, network_config, train_config
 
 # the schema fills in the dataset keys not named here
 DATASET = validate_config({"dataset": {"motion": {"classes": ["move_right", "move_left", "grow"], "frames": 6,
@@ -28,9 +29,8 @@ DATASET = validate_config({"dataset": {"motion": {"classes": ["move_right", "mov
                           SCHEMA)["dataset"]
 NETWORK = {"arch": "convnet3d", "width": 4, "depth": 2, "kernel": [3, 3, 3], "spatial_strides": [2, 1],
            "dropout": 0.5}  # dropout: the global random stream must be restored too
-TRAIN = {"epochs": 40, "lr": 0.01, "batch_size": 8, "test_passes": 1}
-SALIENCY = {"window": 1, "weights": "uniform", "gaussian_sigma": 1.0, "eps": 1e-6, "floor": 0.2,
-            "difference": "l1", "alignment": "forward", "granularity": "frame"}
+TRAIN = {**DEFAULTS["evaluation"]["train"], "epochs": 40, "lr": 0.01, "batch_size": 8, "test_passes": 1}
+SALIENCY = DEFAULTS["saliency"]
 DISTILL = {"iterations": 40, "lr": 0.1, "betas": [0.5, 0.9], "bn_weight": 0.01, "first_bn_multiplier": 10.0,
            "classes_per_batch": 0, "ipc_per_job": 0, "init": "real", "log_every": 5,
            "augment": {"crop_scale": [0.7, 1.0], "flip": True, "max_roll": 0.1},
@@ -56,13 +56,13 @@ def workspace(tmp_path_factory) -> Path:
     """A tiny prepared dataset, a BatchNorm teacher (random weights are enough to distil against) and a random-real
     set to train students on; made in this process, as none of these stages touches torch's global settings."""
     root = tmp_path_factory.mktemp("resume")
-    assert main(["prepare", "--params", json.dumps(DATASET), "--out", str(root / "data")]) == 0
+    assert main(["generate_motion_dataset", "--params", json.dumps(DATASET), "--out", str(root / "data")]) == 0
     data = load_clipset(root / "data")
     torch.manual_seed(0)
     teacher = build_network(NetworkConfig.from_dict(NETWORK), data.num_classes, data.clip_shape, batchnorm=True)
     (root / "teacher").mkdir()
     save_network(root / "teacher" / "model.pt", teacher, NETWORK, data.num_classes, data.clip_shape, True)
-    assert main(["random-real", "--data", str(root / "data"), "--ipc", "2", "--seed", "0", "--params",
+    assert main(["random_real", "--data", str(root / "data"), "--ipc", "2", "--seed", "0", "--params",
                  json.dumps({"holdout": "test", "val_fraction": 0.2}), "--out", str(root / "set")]) == 0
     return root
 
@@ -105,7 +105,7 @@ def test_a_killed_teacher_resumes_to_the_same_weights(workspace, tmp_path):
     params = json.dumps({"network": NETWORK, "train": TRAIN, "seed": 3, "holdout": "test", "val_fraction": 0.2})
 
     def command(out: Path) -> list[str]:
-        return tsgf("train-teacher", "--data", str(workspace / "data"), "--params", params, "--out", str(out))
+        return tsgf("train_teacher", "--data", str(workspace / "data"), "--params", params, "--out", str(out))
 
     run(command(tmp_path / "reference"))
     checkpoint = tmp_path / "resumed" / "model.pt.ckpt"
@@ -135,9 +135,9 @@ def test_a_killed_distillation_resumes_to_the_same_clips(workspace, tmp_path):
 
 def test_a_killed_student_evaluation_resumes_to_the_same_result(workspace, tmp_path):
     def command(out: Path) -> list[str]:
-        return tsgf("evaluate", "--data", str(workspace / "data"), "--train-set", str(workspace / "set"),
-                    "--method", "random_real", "--augmentation", "tsgf_a", "--seed", "2", "--params", json.dumps(EVALUATE),
-                    "--out", str(out))
+        return tsgf("evaluate_set", "--data", str(workspace / "data"), "--train-set", str(workspace / "set"),
+                    "--method", "random_real", "--augmentation", "tsgf_a", "--seed", "2", "--params",
+                    json.dumps(EVALUATE), "--out", str(out))
 
     run(command(tmp_path / "reference.json"))
     resumed(command(tmp_path / "resumed.json"), tmp_path / "resumed.ckpt", lambda state: 5 <= state["epoch"] < 30)
@@ -154,13 +154,13 @@ def separable_source() -> ClipSource:
 
 def student() -> torch.nn.Module:
     torch.manual_seed(0)
-    return build_network(NetworkConfig(width=2, depth=1, kernel=(1, 3, 3), spatial_strides=(1,), dropout=0.0), 2,
+    return build_network(network_config(width=2, depth=1, kernel=(1, 3, 3), spatial_strides=(1,), dropout=0.0), 2,
                          (4, 3, 8, 8))
 
 
 def test_a_snapshot_of_another_run_is_not_resumed(tmp_path):
     path = tmp_path / "run.ckpt"
-    config = TrainConfig(epochs=3, batch_size=4)
+    config = train_config(epochs=3, batch_size=4)
     first = Checkpoint(path, 0.0, {"params": "a"})
     train_classifier(student(), separable_source(), config, 0, torch.device("cpu"), 4, checkpoint=first)
     assert first.saves == 3 and path.exists()
@@ -176,6 +176,6 @@ def test_an_unreadable_snapshot_means_starting_over(tmp_path):
 
 def test_snapshots_wait_for_their_interval(tmp_path):
     checkpoint = Checkpoint(tmp_path / "run.ckpt", 3600.0, {})
-    train_classifier(student(), separable_source(), TrainConfig(epochs=3, batch_size=4), 0, torch.device("cpu"), 4,
+    train_classifier(student(), separable_source(), train_config(epochs=3, batch_size=4), 0, torch.device("cpu"), 4,
                      checkpoint=checkpoint)
     assert checkpoint.saves == 0 and not (tmp_path / "run.ckpt").exists()

@@ -5,7 +5,8 @@ import torch
 
 from tsgf import runtime
 from tsgf.errors import DeviceError
-from tsgf.models import NetworkConfig, build_network
+from tsgf.models import build_network
+from schema_configs import network_config
 
 CPU = torch.device("cpu")
 
@@ -43,7 +44,7 @@ def test_an_unknown_device_or_precision_is_named():
 
 def test_bf16_and_channels_last_leave_cpu_results_unchanged():
     torch.manual_seed(0)
-    model = build_network(NetworkConfig(width=4, depth=2, spatial_strides=(2, 1), kernel=(3, 3, 3)), 3,
+    model = build_network(network_config(width=4, depth=2, spatial_strides=(2, 1), kernel=(3, 3, 3)), 3,
                           (6, 3, 16, 16), batchnorm=True).eval()
     clips = torch.rand(2, 3, 6, 16, 16)
     reference = model(clips)

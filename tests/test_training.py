@@ -8,12 +8,13 @@ import torch
 
 from tsgf.checkpoint import Checkpoint
 from tsgf.errors import ConfigError, NonFiniteLossError
-from tsgf.models import NetworkConfig, build_network, count_parameters, embed, model_input
-from tsgf.training import (ClipSource, SoftLabels, TrainConfig, embed_clips, evaluate_classifier, soft_label_loss,
+from tsgf.models import build_network, count_parameters, embed, model_input
+from tsgf.training import (ClipSource, SoftLabels, embed_clips, evaluate_classifier, soft_label_loss,
                            train_classifier)
+from schema_configs import network_config, train_config
 
 CPU = torch.device("cpu")
-SMALL = NetworkConfig(width=4, depth=2, kernel=(3, 3, 3), spatial_strides=(2, 1))
+SMALL = network_config(width=4, depth=2, kernel=(3, 3, 3), spatial_strides=(2, 1))
 
 
 def separable_source(per_class: int = 6) -> ClipSource:
@@ -27,7 +28,8 @@ def separable_source(per_class: int = 6) -> ClipSource:
 
 
 def test_the_benchmark_convnet3d_has_its_published_size():
-    model = build_network(NetworkConfig(), 50, (16, 3, 112, 112))
+    benchmark = network_config(width=64, kernel=(3, 7, 7), spatial_strides=(2, 2, 2))  # as in config/paper/
+    model = build_network(benchmark, 50, (16, 3, 112, 112))
     assert count_parameters(model) == pytest.approx(3.65e6, rel=0.01)
     assert model(torch.zeros(1, 3, 16, 112, 112)).shape == (1, 50)
 
@@ -36,7 +38,7 @@ def test_harness_reaches_100_percent_on_a_trivially_separable_set():
     torch.manual_seed(0)
     model = build_network(SMALL, 2, (4, 3, 16, 16))
     data = separable_source()
-    curve = train_classifier(model, data, TrainConfig(epochs=15, lr=0.05, batch_size=4), 0, CPU, frames=4)
+    curve = train_classifier(model, data, train_config(epochs=15, lr=0.05, batch_size=4), 0, CPU, frames=4)
     result = evaluate_classifier(model, separable_source(per_class=3), 2, passes=3, batch_size=8, seed=0,
                                  device=CPU, frames=4)
     assert result["accuracy"] == 1.0 and result["per_class_accuracy"] == [1.0, 1.0]
@@ -49,7 +51,7 @@ def test_training_is_deterministic():
     for _ in range(2):
         torch.manual_seed(3)
         model = build_network(SMALL, 2, (4, 3, 16, 16))
-        train_classifier(model, separable_source(), TrainConfig(epochs=2, lr=0.05, batch_size=4), 3, CPU, 4)
+        train_classifier(model, separable_source(), train_config(epochs=2, lr=0.05, batch_size=4), 3, CPU, 4)
         weights.append(torch.cat([p.detach().flatten() for p in model.parameters()]))
     assert torch.equal(weights[0], weights[1])
 
@@ -58,7 +60,7 @@ def test_divergence_stops_with_the_epoch():
     torch.manual_seed(0)
     model = build_network(SMALL, 2, (4, 3, 16, 16))
     with pytest.raises(NonFiniteLossError, match=r"epoch \d+, step \d+: the loss became"):
-        train_classifier(model, separable_source(), TrainConfig(epochs=30, lr=1e12, batch_size=4), 0, CPU, 4)
+        train_classifier(model, separable_source(), train_config(epochs=30, lr=1e12, batch_size=4), 0, CPU, 4)
 
 
 def test_batch_zscore_standardises_the_whole_batch_and_is_off_by_default():
@@ -91,7 +93,7 @@ def contrary_teacher() -> torch.nn.Module:
     """A BatchNorm teacher trained to call the dark clips 1 and the bright ones 0: the opposite of the hard labels."""
     torch.manual_seed(5)
     teacher = build_network(SMALL, 2, (4, 3, 16, 16), batchnorm=True)
-    train_classifier(teacher, swapped(separable_source()), TrainConfig(epochs=15, lr=0.05, batch_size=4), 5, CPU, 4)
+    train_classifier(teacher, swapped(separable_source()), train_config(epochs=15, lr=0.05, batch_size=4), 5, CPU, 4)
     assert torch.equal(predictions(teacher, separable_source()), 1 - torch.from_numpy(separable_source().labels))
     return teacher.eval()
 
@@ -116,7 +118,7 @@ def test_soft_label_loss_equals_a_manual_kl_divergence():
 
 def test_soft_labels_need_a_positive_temperature():
     with pytest.raises(ConfigError, match="temperature"):
-        SoftLabels(torch.nn.Identity(), 0.0)
+        SoftLabels(torch.nn.Identity(), 0.0, batch_zscore=False)
 
 
 def test_a_student_on_soft_labels_learns_the_teachers_predictions_not_the_hard_labels(contrary_teacher):
@@ -127,8 +129,8 @@ def test_a_student_on_soft_labels_learns_the_teachers_predictions_not_the_hard_l
     student = build_network(SMALL, 2, (4, 3, 16, 16))
     agreement_before = float((predictions(student, data) == teacher_says).float().mean())
     contrary_teacher.train()  # handed over in train mode: the harness must freeze it itself
-    curve = train_classifier(student, data, TrainConfig(epochs=15, lr=0.05, batch_size=4), 7, CPU, 4,
-                             soft_labels=SoftLabels(contrary_teacher, temperature=2.0))
+    curve = train_classifier(student, data, train_config(epochs=15, lr=0.05, batch_size=4), 7, CPU, 4,
+                             soft_labels=SoftLabels(contrary_teacher, temperature=2.0, batch_zscore=False))
     assert float((predictions(student, data) == teacher_says).float().mean()) == 1.0 > agreement_before
     assert curve[-1]["loss"] < curve[0]["loss"]
     assert curve[-1]["train_accuracy"] <= 0.1  # counted against the hard labels, which the teacher contradicts
@@ -154,8 +156,8 @@ class InterruptedAfter(Checkpoint):
 
 
 def test_soft_label_training_resumes_to_the_same_weights(contrary_teacher, tmp_path):
-    config = TrainConfig(epochs=4, lr=0.05, batch_size=4)
-    soft = SoftLabels(contrary_teacher, temperature=2.0)
+    config = train_config(epochs=4, lr=0.05, batch_size=4)
+    soft = SoftLabels(contrary_teacher, temperature=2.0, batch_zscore=False)
     torch.manual_seed(8)
     uninterrupted = build_network(SMALL, 2, (4, 3, 16, 16))
     expected = train_classifier(uninterrupted, separable_source(), config, 8, CPU, 4, soft_labels=soft)
@@ -179,7 +181,7 @@ def test_embed_clips_equals_embed_on_the_centred_window_in_row_order(arch):
     data = ClipSource(clips, rows, np.zeros(len(rows), dtype=np.int64), torch.full((3,), 0.4),
                       torch.full((3,), 0.25))
     torch.manual_seed(9)
-    config = SMALL if arch == "convnet3d" else NetworkConfig(arch=arch)
+    config = SMALL if arch == "convnet3d" else network_config(arch=arch)
     model = build_network(config, 3, (6, 3, 24, 24))
     model(torch.randn(4, 3, 6, 24, 24))  # train-mode pass: eval-mode features then differ from train-mode ones
     features = embed_clips(model, data, batch_size=3, device=CPU, frames=6)

@@ -20,9 +20,10 @@ from tsgf.clipset import load_clipset
 from tsgf.datasets.layouts import (MINIUCF_CLASSES, DatasetLayoutError, build_index, expected_num_classes,
                                    index_ucf101)
 from tsgf.datasets.prepare import prepare_video_dataset
-from tsgf.datasets.video import ClipReadError, ClipSpec, list_frame_files, read_clip, sample_indices
+from tsgf.datasets.video import ClipReadError, list_frame_files, read_clip, sample_indices
+from schema_configs import clip_spec
 
-SMALL = ClipSpec(frames=4, stride=3, resize=(40, 30), crop=24)
+SMALL = clip_spec(frames=4, stride=3, resize=(40, 30), crop=24)
 
 
 def params(layout: str, root: Path, **overrides) -> dict:
@@ -34,30 +35,30 @@ def params(layout: str, root: Path, **overrides) -> dict:
 
 
 def test_stride_sampling_is_centred_at_test_and_denser_for_short_videos():
-    spec = ClipSpec(frames=16, stride=4)
+    spec = clip_spec(frames=16, stride=4)
     assert sample_indices(100, spec, "test", "a").tolist() == list(range(19, 80, 4))  # span 61, slack 39
     assert sample_indices(40, spec, "test", "a").tolist() == list(range(4, 35, 2))  # stride 40 // 16 = 2
     assert sample_indices(16, spec, "test", "a").tolist() == list(range(16))
 
 
 def test_stride_sampling_starts_at_random_in_train_fixed_per_clip():
-    spec = ClipSpec(frames=16, stride=4)
+    spec = clip_spec(frames=16, stride=4)
     starts = {int(sample_indices(100, spec, "train", f"clip{i}")[0]) for i in range(50)}
     assert len(starts) > 10 and min(starts) >= 0 and max(starts) <= 39
     assert (sample_indices(100, spec, "train", "x") == sample_indices(100, spec, "train", "x")).all()
-    assert (sample_indices(100, ClipSpec(train_start="center"), "train", "x")[0]) == 19
+    assert (sample_indices(100, clip_spec(train_start="center"), "train", "x")[0]) == 19
 
 
 def test_uniform_sampling_takes_segment_centres_and_fps_sampling_the_middle():
-    assert sample_indices(80, ClipSpec(frames=8, sampling="uniform"), "train", "a").tolist() == list(range(5, 80, 10))
-    fps = ClipSpec(frames=8, sampling="fps", fps=2.0)
+    assert sample_indices(80, clip_spec(frames=8, sampling="uniform"), "train", "a").tolist() == list(range(5, 80, 10))
+    fps = clip_spec(frames=8, sampling="fps", fps=2.0)
     assert sample_indices(300, fps, "test", "a", video_fps=25.0).tolist() == list(range(107, 192, 12))
     assert sample_indices(50, fps, "test", "a", video_fps=25.0).tolist() == list(range(3, 46, 6))  # step 50 // 8 = 6
 
 
 def test_too_short_video_is_an_error_with_the_reason():
     with pytest.raises(ClipReadError, match="too short: 10 frames, a clip needs 16"):
-        sample_indices(10, ClipSpec(), "test", "a")
+        sample_indices(10, clip_spec(), "test", "a")
 
 
 # ------------------------------------------------------------------------------------------------ reading clips
@@ -76,7 +77,7 @@ def test_frame_folder_is_read_in_numeric_order(tmp_path):
 @pytest.mark.parametrize("suffix", [".avi", ".mp4", ".webm"])
 def test_videos_decode_to_frames_in_time_order(tmp_path, suffix):
     path = fx.write_video(tmp_path / f"clip{suffix}")
-    clip = read_clip(path, ClipSpec(frames=4, stride=3, resize=(40, 30), crop=24), "test", "clip")
+    clip = read_clip(path, clip_spec(frames=4, stride=3, resize=(40, 30), crop=24), "test", "clip")
     assert clip.shape == (4, 3, 24, 24) and clip.dtype == np.uint8
     expected = [fx.level(t) for t in (5, 8, 11, 14)]  # 20 frames: span 10, slack 10, centred start 5
     assert np.abs(clip[:, :, 12, 12].mean(axis=1) - expected).max() < 8  # lossy codecs
@@ -84,8 +85,8 @@ def test_videos_decode_to_frames_in_time_order(tmp_path, suffix):
 
 def test_benchmark_clip_shape_from_a_4_3_video(tmp_path):
     path = fx.write_video(tmp_path / "clip.avi", frames=70, size=(320, 240))
-    assert read_clip(path, ClipSpec(), "train", "clip").shape == (16, 3, 112, 112)
-    squashed = ClipSpec(frames=8, sampling="uniform", resize=(64, 64), crop=None)
+    assert read_clip(path, clip_spec(), "train", "clip").shape == (16, 3, 112, 112)
+    squashed = clip_spec(frames=8, sampling="uniform", resize=(64, 64), crop=None)
     assert read_clip(path, squashed, "test", "clip").shape == (8, 3, 64, 64)
 
 
@@ -109,7 +110,7 @@ def test_cut_video_is_reported_as_truncated_or_unreadable(tmp_path, suffix, reas
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 3])
     with pytest.raises(ClipReadError, match=f"^{reason}"):
-        read_clip(path, ClipSpec(frames=16, stride=2, resize=(40, 30), crop=24), "test", "cut")
+        read_clip(path, clip_spec(frames=16, stride=2, resize=(40, 30), crop=24), "test", "cut")
 
 
 # ------------------------------------------------------------------------------------------------ layouts
@@ -164,7 +165,7 @@ def test_folder_layout_splits_by_ratio_or_by_split_file(tmp_path):
 
 
 def test_miniucf_split_1_gives_4662_train_and_1861_test_clips(tmp_path):
-    """Official-format lists generated from the per-class counts of benchmark-protocol.md, plus classes outside
+    """Official-format lists generated from the benchmark's published per-class counts, plus classes outside
     MiniUCF (which must be left out); no video needs to exist to count the split."""
     counts = json.loads((Path(__file__).parent / "data" / "miniucf_split1_counts.json").read_text())
     others = {"YoYo": (100, 30), "Archery": (100, 40)}
@@ -232,7 +233,7 @@ def test_a_killed_preparation_resumes_and_gives_the_same_clips(tmp_path):
     spec = {**params("folder", tmp_path / "raw"), "name": "resume", "normalisation": "dataset",
             "clip": {"frames": 8, "sampling": "stride", "stride": 4, "fps": 2.0, "train_start": "random",
                      "resize": [160, 120], "crop": 112}}
-    command = [sys.executable, "-m", "tsgf", "prepare", "--params", json.dumps(spec), "--threads", "1", "--out"]
+    command = [sys.executable, "-m", "tsgf", "prepare_dataset", "--params", json.dumps(spec), "--threads", "1", "--out"]
     journal = tmp_path / "killed.partial" / "journal.csv"
     process = subprocess.Popen(command + [str(tmp_path / "killed")], stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120

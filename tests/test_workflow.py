@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from conftest import REPO
-from headless_browser import page_with_script, rendered_dom, screenshot
+from headless_browser import chromium_executable, page_with_script, rendered_dom, screenshot
 
 pytestmark = pytest.mark.e2e
 TEST_CONFIG = REPO / "config" / "test.yaml"
@@ -165,7 +165,7 @@ def test_a_saliency_knob_reruns_tsgf_but_not_sre2l(finished_run, tmp_path):
     # TSGF's main students (both augmentations, less the one the floor ablation trained), the TSGF_A students of
     # the main experiment's other five sets, the 4-frame variant's two and the cross-architecture ones
     assert jobs["evaluate_set"] == (2 * 2 * 2 - 1) + 5 * 2 * 2 + 2 + 2
-    assert not {"train_teacher", "prepare_dataset", "distribution_matching", "select_coreset"} & set(jobs)
+    assert not {"train_teacher", "generate_motion_dataset", "distribution_matching", "select_coreset"} & set(jobs)
 
 
 def test_bf16_gets_its_own_addresses_from_the_teacher_on(finished_run, tmp_path):
@@ -174,7 +174,7 @@ def test_bf16_gets_its_own_addresses_from_the_teacher_on(finished_run, tmp_path)
     jobs = planned_jobs(snakemake(finished_run, "-n", configs=(TEST_CONFIG, change)).stdout)
     assert jobs["train_teacher"] == 2 and jobs["distill"] == 14 and jobs["evaluate_full_data"] == 2
     assert jobs["distribution_matching"] == 4 and jobs["select_coreset"] == 8  # the coresets follow the teacher
-    assert not {"prepare_dataset", "random_real"} & set(jobs)  # they never run a network
+    assert not {"generate_motion_dataset", "random_real"} & set(jobs)  # they never run a network
 
 
 def test_execution_knobs_rerun_nothing(finished_run, tmp_path):
@@ -195,7 +195,7 @@ def test_the_default_profile_is_found_and_network_jobs_ask_for_a_gpu(finished_ru
     requests = re.findall(r"rule (\w+):(?:(?!\nrule ).)*?resources: ([^\n]*)", run.stdout, re.DOTALL)
     gpu = {rule: "gpu=1" in resources for rule, resources in requests}
     assert gpu["train_teacher"] and gpu["distill"] and gpu["evaluate_set"] and gpu["evaluate_full_data"]
-    assert not gpu["prepare_dataset"]
+    assert not gpu.get("generate_motion_dataset")
 
 
 REPORTED = {"Figures": ["accuracy_vs_ipc", "cost", "distilled_clips", "motion_flow", "motion_classes"],
@@ -204,7 +204,14 @@ REPORTED = {"Figures": ["accuracy_vs_ipc", "cost", "distilled_clips", "motion_fl
             "Clips": METHODS, "Data": ["main", *ABLATIONS]}
 
 
-def test_the_html_report_renders_in_a_browser(finished_run, tmp_path):
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Session-scoped so pytest sets it up before the module's workflow run: without a browser the test is skipped
+    (or failed, under TSGF_REQUIRE_BROWSER=1) before the run and the report build, not after them."""
+    return chromium_executable()
+
+
+def test_the_html_report_renders_in_a_browser(chromium, finished_run, tmp_path):
     """`snakemake --report` builds offline, and a real browser shows its categories, items and a figure."""
     report = finished_run / "report.html"
     run = snakemake(finished_run, "--report", str(report))

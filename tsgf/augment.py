@@ -60,19 +60,15 @@ def random_clip_augment(clips: torch.Tensor, generator: torch.Generator, crop_sc
 class SaliencyAugmentConfig:
     """TSGF_A. `guided` false draws the same crops and erasures at uniformly random places (the control)."""
 
-    crop_scale: tuple[float, float] = (0.6, 1.0)
-    flip: bool = True
-    erase_prob: float = 0.5
-    erase_area: tuple[float, float] = (0.05, 0.2)
-    guided: bool = True
+    crop_scale: tuple[float, float]
+    flip: bool
+    erase_prob: float
+    erase_area: tuple[float, float]
+    guided: bool
 
     @classmethod
     def from_dict(cls, params: dict[str, Any]) -> "SaliencyAugmentConfig":
-        values = dict(params)
-        for key in ("crop_scale", "erase_area"):
-            if key in values:
-                values[key] = tuple(values[key])
-        return cls(**values)
+        return cls(**{**params, "crop_scale": tuple(params["crop_scale"]), "erase_area": tuple(params["erase_area"])})
 
 
 def _sample_positions(weights: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:

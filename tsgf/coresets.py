@@ -10,8 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from tsgf.errors import TSGFError
-
-CORESET_METHODS = ("herding", "kcenter")
+from tsgf.methods import CORESET_METHODS
 
 
 def _as_matrix(features: np.ndarray) -> np.ndarray:
@@ -120,4 +119,4 @@ def select_coreset(
     return np.concatenate(chosen)
 
 
-__all__ = ["CORESET_METHODS", "herding", "k_center_greedy", "select_coreset"]
+__all__ = ["herding", "k_center_greedy", "select_coreset"]

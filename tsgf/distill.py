@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -37,30 +37,37 @@ from tsgf.sharding import DistillResult, Shard, class_groups, shard_positions
 from tsgf.training import ClipSource, check_finite
 
 
+# DM's pixels take the same Adam as SRe2L's (the runs so far used these betas; issue 11 revisits DM's optimiser)
+DM_ADAM_BETAS = (0.5, 0.9)
+
+
 @dataclass(frozen=True)
 class DistillConfig:
-    iterations: int = 500
-    lr: float = 0.1
-    betas: tuple[float, float] = (0.5, 0.9)
-    bn_weight: float = 0.01  # lambda_BN
-    first_bn_multiplier: float = 10.0
-    init: str = "real"  # "real": the random real clips of the same seed; "noise": uniform noise
-    classes_per_batch: int = 0  # each optimised batch holds one clip per class of a group this size (0: all)
-    crop_scale: tuple[float, float] = (0.7, 1.0)
-    flip: bool = True
-    max_roll: float = 0.1
-    tsgf_o: bool = True
-    apply_to: str = "update"  # TSGF_O scales the Adam "update" or the "gradient"
-    saliency_every: int = 1  # recompute the saliency weights every N iterations
-    saliency: SaliencyConfig = field(default_factory=SaliencyConfig)
-    log_every: int = 25
+    """The synthesis loop's settings, filled from validated params (the schema holds their defaults); the
+    filter's three fields are None when TSGF_O is off."""
+
+    iterations: int
+    lr: float
+    betas: tuple[float, float]
+    bn_weight: float | None  # lambda_BN; None for DM, which has no teacher
+    first_bn_multiplier: float | None
+    init: str  # "real": the random real clips of the same seed; "noise": uniform noise
+    classes_per_batch: int  # each optimised batch holds one clip per class of a group this size (0: all)
+    crop_scale: tuple[float, float]
+    flip: bool
+    max_roll: float
+    tsgf_o: bool
+    apply_to: str | None  # TSGF_O scales the Adam "update" or the "gradient"
+    saliency_every: int | None  # recompute the saliency weights every N iterations
+    saliency: SaliencyConfig | None
+    log_every: int
 
     @classmethod
     def from_dict(cls, params: dict[str, Any]) -> "DistillConfig":
         """From the workflow's params; SRe2L's carry no filter keys (`tsgf_o: {enabled: false}`, no `saliency`),
         so tuning the filter never reruns it."""
         augment, tsgf_o = params["augment"], params["tsgf_o"]
-        filter_keys = {}
+        filter_keys = dict(apply_to=None, saliency_every=None, saliency=None)
         if tsgf_o["enabled"]:
             filter_keys = dict(apply_to=tsgf_o["apply_to"], saliency_every=tsgf_o["recompute_every"],
                                saliency=SaliencyConfig.from_dict(params["saliency"]))
@@ -77,9 +84,10 @@ class DistillConfig:
         """The synthesis loop's settings for DM (params: the workflow's `dm` section with the distillation
         augmentation): no teacher, no TSGF_O."""
         augment = params["augment"]
-        return cls(iterations=params["iterations"], lr=params["lr"], init=params["init"],
+        return cls(iterations=params["iterations"], lr=params["lr"], betas=DM_ADAM_BETAS, bn_weight=None,
+                   first_bn_multiplier=None, init=params["init"], classes_per_batch=0,
                    crop_scale=tuple(augment["crop_scale"]), flip=augment["flip"], max_roll=augment["max_roll"],
-                   tsgf_o=False, log_every=params["log_every"])
+                   tsgf_o=False, apply_to=None, saliency_every=None, saliency=None, log_every=params["log_every"])
 
 
 def to_uint8(clips: torch.Tensor) -> np.ndarray:
@@ -197,7 +205,7 @@ def distill(teacher: nn.Module, init_clips: torch.Tensor, num_classes: int, ipc:
             job_state["finished"].append([index, group])
     stored = to_uint8(job_state["output"])
     if config.tsgf_o:  # the filter's per-frame weights of what is stored, whatever granularity TSGF_O used
-        record = SaliencyConfig(**{**config.saliency.__dict__, "granularity": "frame"})
+        record = replace(config.saliency, granularity="frame")
         saliency = temporal_saliency(torch.from_numpy(stored).float() / 255.0, record).numpy()
     else:
         saliency = np.ones(stored.shape[:2], dtype=np.float32)

@@ -86,7 +86,8 @@ def _first_clip_of(clipset: ClipSet, class_name: str) -> np.ndarray | None:
 
 def plot_distilled_clips(clipsets: dict[str, Path], out_png: str | Path, saliency_config: SaliencyConfig,
                          clips_per_set: int = 2, class_names: list[str] | None = None) -> Path:
-    """Per named clip set and class, one clip's frames as a strip with its per-frame saliency weights below.
+    """One compact grid: a row per named clip set and class holding one clip's frames (columns), with the clip's
+    per-frame temporal saliency drawn as a thin curve right under the strip, one point under each frame.
 
     The classes are `class_names` if given, else the first `clips_per_set` classes of the first set, so every
     set shows the same classes; the clip is the first of that class in the set's manifest.
@@ -96,37 +97,62 @@ def plot_distilled_clips(clipsets: dict[str, Path], out_png: str | Path, salienc
         class_names = next(iter(opened.values())).classes[:clips_per_set] if opened else []
     frame_config = dataclasses.replace(saliency_config, granularity="frame")
     panels = [(name, cs, c) for name, cs in opened.items() for c in class_names]
-    num_frames, _, height, width = next(iter(opened.values())).clip_shape if opened else (1, 3, 1, 1)
-    frame_inches = min(1.2, 14.0 / num_frames)
-    strip_inches = frame_inches * height / width
-    panel_height = strip_inches + 1.8  # the strip, its title and the saliency plot
+    _, _, height, width = next(iter(opened.values())).clip_shape if opened else (1, 3, 1, 1)
+    num_frames = max((cs.clip_shape[0] for cs in opened.values()), default=1)  # a shorter clip leaves columns empty
+    # Sizes in inches (DPI 150): square-ish tiles, 8 frames make a strip ~1,250 px wide and a row ~230 px tall.
+    tile = min(1.0, 8.0 / num_frames)
+    strip, curve, gap, top = tile * height / width, 0.35, 0.2, 0.7  # top: the title and the frame indices
+    wspace = 0.04  # between frames, as a fraction of a frame's width
+    rows = max(1, len(panels))
+    fig_height = top + rows * (strip + curve) + (rows - 1) * gap
     with matplotlib.rc_context(STYLE):
-        fig = Figure(figsize=(frame_inches * num_frames + 1.0, panel_height * max(1, len(panels))),
-                     layout="constrained")
-        fig.suptitle(f"Per-frame temporal saliency ({describe(frame_config)}); dashed line: floor", fontsize=10)
-        for sub, (name, clipset, class_name) in zip(np.atleast_1d(fig.subfigures(max(1, len(panels)), 1)), panels):
-            sub.suptitle(f"{name} — class {class_name}", fontweight="bold")
+        fig = Figure(figsize=(tile * (num_frames + (num_frames - 1) * wspace), fig_height))
+        fig.suptitle(f"One clip per set and class: frames, and below them the per-frame temporal saliency "
+                     f"(0–1; dashed: floor {frame_config.floor:g})\n{describe(frame_config)}", fontsize=10, y=1.0,
+                     va="top")
+        # Outer rows are (strip, curve) pairs separated by `gap`; hspace is relative to the mean row height.
+        outer = fig.add_gridspec(rows, 1, left=0.0, right=1.0, bottom=0.0, top=1.0 - top / fig_height,
+                                 hspace=gap / (strip + curve))
+        if not panels:
+            fig.text(0.5, 0.3, "no clip sets to draw", ha="center", va="center")
+        indexed = False  # the frame indices go on top of the first strip drawn
+        for row, (name, clipset, class_name) in enumerate(panels):
+            grid = outer[row].subgridspec(2, num_frames, height_ratios=[strip, curve], hspace=0.06, wspace=wspace)
+            label = f"{name}\n{class_name}"
             clip = _first_clip_of(clipset, class_name)
             if clip is None:
-                sub.text(0.5, 0.5, "no clip of this class in this set", ha="center", va="center")
-                continue
-            frames = clip.shape[0]
-            grid = sub.add_gridspec(2, frames, height_ratios=[strip_inches + 0.3, 1.0], hspace=0.05, wspace=0.03)
-            for t in range(frames):
-                ax = sub.add_subplot(grid[0, t])
-                image = clip[t].transpose(1, 2, 0)  # (C, H, W) -> (H, W, C)
-                ax.imshow(image[..., 0] if image.shape[-1] == 1 else image, cmap="gray", vmin=0, vmax=255)
+                ax = fig.add_subplot(grid[:, :])
+                ax.text(0.5, 0.5, "no clip of this class in this set", ha="center", va="center")
                 ax.set_xticks([])
                 ax.set_yticks([])
+                ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=10)
+                continue
+            frames = clip.shape[0]
+            for t in range(frames):
+                ax = fig.add_subplot(grid[0, t])
+                image = clip[t].transpose(1, 2, 0)  # (C, H, W) -> (H, W, C)
+                ax.imshow(image[..., 0] if image.shape[-1] == 1 else image, cmap="gray", vmin=0, vmax=255,
+                          aspect="auto")
+                ax.set_xticks([])
+                ax.set_yticks([])
+                if t == 0:
+                    ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=10)
+                if not indexed:
+                    ax.set_title(f"t={t}", fontsize=9, pad=3)
+            indexed = True
             weights = temporal_saliency(torch.from_numpy(clip[None].astype(np.float32) / 255.0), frame_config)[0]
-            ax = sub.add_subplot(grid[1, :])
-            ax.bar(np.arange(frames), weights.numpy(), width=0.8, color="#1b9e77")
-            ax.axhline(frame_config.floor, color="grey", linestyle="--", linewidth=1)
-            ax.set_xlim(-0.5, frames - 0.5)
-            ax.set_ylim(0, 1.05)
+            ax = fig.add_subplot(grid[1, :frames])
+            ax.plot(np.arange(frames), weights.numpy(), color="#1b9e77", linewidth=1.5, marker="o", markersize=3)
+            ax.axhline(frame_config.floor, color="grey", linestyle="--", linewidth=0.8)
+            # Frame t's centre sits t frame-plus-gap widths from the first one, so these limits put each point
+            # under its frame.
+            edge = 0.5 / (1.0 + wspace)
+            ax.set_xlim(-edge, frames - 1 + edge)
+            ax.set_ylim(-0.05, 1.1)
             ax.set_xticks(np.arange(frames))
-            ax.set_xlabel("frame")
-            ax.set_ylabel("saliency")
+            ax.set_yticks([0, 1])
+            ax.tick_params(labelbottom=False, length=2, labelsize=7, pad=1)
+            ax.grid(axis="x", color="0.85", linewidth=0.6)
         return _save(fig, out_png)
 
 

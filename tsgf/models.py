@@ -1,9 +1,9 @@
 """Networks: the benchmark's ConvNet3D student and its BatchNorm teacher.
 
-ConvNet3D (benchmark-protocol.md): conv blocks of Conv3d k=(3,7,7) s=(1,2,2) p=(1,3,3) with 64, 128, 128 channels,
-ReLU, MaxPool (1,2,2) after the first block and 2x2x2 after the others; head AvgPool over space, Dropout 0.5,
-1x1x1 conv to the classes, max over the remaining time axis. About 3.65 M parameters at 50 classes. Width,
-depth, kernel and strides are knobs so the embedded default can be small. The teacher is the same stack with
+ConvNet3D (the video distillation benchmark's): conv blocks of Conv3d k=(3,7,7) s=(1,2,2) p=(1,3,3) with 64, 128,
+128 channels, ReLU, MaxPool (1,2,2) after the first block and 2x2x2 after the others; head AvgPool over space,
+Dropout 0.5, 1x1x1 conv to the classes, max over the remaining time axis. About 3.65 M parameters at 50 classes.
+Width, depth, kernel and strides are knobs so the embedded default can be small. The teacher is the same stack with
 BatchNorm3d after every convolution (the statistics TSGF's synthesis matches).
 
 For cross-architecture evaluation the students may also be torchvision's video ResNets (R3D-18, MC3-18,
@@ -27,19 +27,18 @@ _VIDEO_RESNETS = ARCHITECTURES[1:]  # torchvision.models.video builders of these
 
 @dataclass(frozen=True)
 class NetworkConfig:
-    arch: str = "convnet3d"
-    width: int = 64  # channels of the first block; later blocks have twice as many
-    depth: int = 3
-    kernel: tuple[int, int, int] = (3, 7, 7)
-    spatial_strides: tuple[int, ...] = (2, 2, 2)
-    dropout: float = 0.5
+    """An architecture, filled from a validated `*.network` section (the schema holds its defaults)."""
+
+    arch: str
+    width: int  # channels of the first block; later blocks have twice as many
+    depth: int
+    kernel: tuple[int, int, int]
+    spatial_strides: tuple[int, ...]
+    dropout: float
 
     @classmethod
     def from_dict(cls, params: dict[str, Any]) -> "NetworkConfig":
-        values = dict(params)
-        values["kernel"] = tuple(values.get("kernel", cls.kernel))
-        values["spatial_strides"] = tuple(values.get("spatial_strides", cls.spatial_strides))
-        return cls(**values)
+        return cls(**{**params, "kernel": tuple(params["kernel"]), "spatial_strides": tuple(params["spatial_strides"])})
 
 
 def _shrink(size: int, kernel: int, stride: int, padding: int) -> int:

@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tsgf.config import AUGMENTATIONS, CORESET_METHODS, DISTILLED_METHODS, METHODS, stage_hash, validate_config
+from tsgf.config import (AUGMENTATIONS, CORESET_METHODS, DISTILLED_METHODS, METHODS, config_sources, stage_hash,
+                         validate_config)
 from tsgf.datasets import dataset_params
 from tsgf.datasets.layouts import expected_num_classes
 from tsgf.errors import ConfigError
@@ -114,6 +115,15 @@ def ablation_variants(name: str, spec: dict[str, Any]) -> list[tuple[str, dict[s
     return variants
 
 
+def synthesis_params(config: dict[str, Any], method: str) -> dict[str, Any]:
+    """The distill stage's params for SRe2L or TSGF (without the split and precision keys). SRe2L is TSGF with the
+    filter's weights fixed at 1: no filter knob in its params, so tuning the filter never reruns it."""
+    distill = {k: v for k, v in config["distill"].items() if k != "tsgf_o"}
+    if DISTILLED_METHODS[method]:
+        return {**distill, "saliency": config["saliency"], "tsgf_o": {**config["distill"]["tsgf_o"], "enabled": True}}
+    return {**distill, "tsgf_o": {"enabled": False}}
+
+
 class _Planner:
     """Fills a Plan from validated configs; the same parameters always land on the same addresses."""
 
@@ -146,12 +156,8 @@ class _Planner:
                 entry["params"] = {**config["dm"], "network": config["student"]["network"],
                                    "augment": config["distill"]["augment"], **split, **precision}
                 address = (prepared, entry["params"])
-            else:  # SRe2L is TSGF with the filter's weights fixed at 1: no filter knob in its address
-                distill = {k: v for k, v in config["distill"].items() if k != "tsgf_o"}
-                filter_keys = ({"saliency": config["saliency"], "tsgf_o": {**config["distill"]["tsgf_o"],
-                                                                           "enabled": True}}
-                               if DISTILLED_METHODS[method] else {"tsgf_o": {"enabled": False}})
-                entry.update(params={**distill, **split, **precision, **filter_keys}, teacher=teacher)
+            else:
+                entry.update(params={**synthesis_params(config, method), **split, **precision}, teacher=teacher)
                 # how a set is split into jobs never changes its clips, so it is not part of the address
                 address = (teacher, {k: v for k, v in entry["params"].items() if k != "ipc_per_job"})
             name = f"{method}-{stage_hash(*address)}"
@@ -219,7 +225,8 @@ def build_plan(config: dict[str, Any], schema_path: str | Path) -> Plan:
             where = f"config key 'ablations.{name}'"
             for key, value in overrides.items():
                 _set_dotted(variant, key, value, where)
-            variant = validate_config(variant, schema_path, source=f"{where}, variant {label}")
+            variant = validate_config(variant, schema_path,
+                                      source=f"{config_sources(config, 'ablations', name)}: {where}, variant {label}")
             stages = planner.stages(variant)
             seeds = spec["seeds"] or experiment["ablation_seeds"] or experiment["seeds"]
             results = planner.results_of(stages, spec["methods"], spec["augmentations"], spec["ipcs"], seeds,

@@ -10,7 +10,7 @@ Per-frame weights use d_t = mean over pixels; per-pixel maps smooth D itself alo
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
@@ -19,14 +19,16 @@ import torch.nn.functional as F
 
 @dataclass(frozen=True)
 class SaliencyConfig:
-    window: int = 1  # k: the smoothing window is 2k+1 frames
-    weights: str = "uniform"  # alpha: "uniform" or "gaussian"
-    gaussian_sigma: float = 1.0  # width of the Gaussian alpha, in frames
-    eps: float = 1e-6
-    floor: float = 0.2  # beta: the smallest weight a frame or pixel can get
-    difference: str = "l1"  # "l1" |dx| or "l2" dx^2
-    alignment: str = "forward"  # how T-1 differences map onto T frames: "forward" or "central"
-    granularity: str = "frame"  # "frame" (one weight per frame) or "pixel" (one per frame and pixel)
+    """The filter's knobs, filled from the validated `saliency` section (the schema holds their defaults)."""
+
+    window: int  # k: the smoothing window is 2k+1 frames
+    weights: str  # alpha: "uniform" or "gaussian"
+    gaussian_sigma: float  # width of the Gaussian alpha, in frames
+    eps: float
+    floor: float  # beta: the smallest weight a frame or pixel can get
+    difference: str  # "l1" |dx| or "l2" dx^2
+    alignment: str  # how T-1 differences map onto T frames: "forward" or "central"
+    granularity: str  # "frame" (one weight per frame) or "pixel" (one per frame and pixel)
 
     @classmethod
     def from_dict(cls, params: dict[str, Any]) -> "SaliencyConfig":
@@ -114,7 +116,7 @@ def spatial_saliency_map(clips: torch.Tensor, config: SaliencyConfig) -> torch.T
 
     TSGF_A uses it to choose where its crops and erasures land.
     """
-    pixel = temporal_saliency(clips, SaliencyConfig(**{**config.__dict__, "granularity": "pixel", "floor": 0.0}))
+    pixel = temporal_saliency(clips, replace(config, granularity="pixel", floor=0.0))
     spatial = pixel.mean(dim=1)
     peak = spatial.flatten(1).amax(dim=1).view(-1, 1, 1)
     return spatial / (peak + config.eps)

@@ -29,15 +29,17 @@ Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 
 @dataclass(frozen=True)
 class TrainConfig:
+    """A training recipe, filled from a validated `*.train` section (the schema holds its defaults)."""
+
     epochs: int
-    lr: float = 0.01
-    momentum: float = 0.9
-    weight_decay: float = 5e-4
-    lr_milestones: tuple[float, ...] = (0.5,)  # fractions of the epochs after which lr is multiplied by lr_gamma
-    lr_gamma: float = 0.1
-    batch_size: int = 256
-    test_passes: int = 3
-    batch_zscore: bool = False  # the benchmark's per-batch standardisation, at train and test time
+    lr: float
+    momentum: float
+    weight_decay: float
+    lr_milestones: tuple[float, ...]  # fractions of the epochs after which lr is multiplied by lr_gamma
+    lr_gamma: float
+    batch_size: int
+    test_passes: int
+    batch_zscore: bool  # the benchmark's per-batch standardisation, at train and test time
 
     @classmethod
     def from_dict(cls, params: dict[str, Any]) -> "TrainConfig":
@@ -71,7 +73,7 @@ class SoftLabels:
 
     teacher: nn.Module
     temperature: float
-    batch_zscore: bool = False
+    batch_zscore: bool
 
     def __post_init__(self) -> None:
         if not self.temperature > 0:

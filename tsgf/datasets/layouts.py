@@ -27,7 +27,7 @@ import numpy as np
 from tsgf.datasets.video import FRAME_SUFFIXES, VIDEO_SUFFIXES
 from tsgf.errors import TSGFError
 
-# MiniUCF (benchmark-protocol.md): a fixed 50-class subset of UCF101; label = position in this sorted list.
+# MiniUCF (the video distillation benchmark's): a fixed 50-class subset of UCF101; label = position in this sorted list.
 MINIUCF_CLASSES = (
     "ApplyEyeMakeup", "BalanceBeam", "BandMarching", "BaseballPitch", "Basketball", "BasketballDunk", "Biking",
     "Billiards", "BlowingCandles", "Bowling", "BreastStroke", "CleanAndJerk", "CliffDiving", "CricketShot", "Diving",

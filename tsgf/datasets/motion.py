@@ -15,14 +15,14 @@ dataset serves, which up-weights high-motion frames: here some frames really car
 The reverse member of each TIME_REVERSED_PAIRS pair is exactly the time-reversed clip of its forward member, so
 no single frame, and no unordered set of frames, separates the pair: only temporal order does.
 
-Knobs (`params`, defaults in DEFAULT_MOTION_PARAMS): seed; classes (label = position in this list); frames; size
-(frames are size x size RGB); train_per_class, test_per_class; object_scale [min, max] (object radius as a fraction
-of size, at mid-segment for grow/shrink); speed [min, max] (translation per frame as a fraction of size);
-active_fraction [min, max] (the object moves during round(f * (frames - 1)) >= 1 consecutive frame transitions, f
-uniform in [min, max], starting at a uniformly random valid transition, a distribution symmetric under time reversal;
-[1, 1] moves throughout); noise_std (i.i.d. Gaussian pixel noise, pixels in [0, 1]); distractors; camera_motion
-(global pan per frame as a fraction of size, in a uniformly random direction, plus per-frame jitter of a quarter of
-that; 0 turns it off; it spans the whole clip).
+Knobs (`params`, the schema's `dataset.motion` section, which holds their defaults): seed; classes (label = position
+in this list); frames; size (frames are size x size RGB); train_per_class, test_per_class; object_scale [min, max]
+(object radius as a fraction of size, at mid-segment for grow/shrink); speed [min, max] (translation per frame as a
+fraction of size); active_fraction [min, max] (the object moves during round(f * (frames - 1)) >= 1 consecutive
+frame transitions, f uniform in [min, max], starting at a uniformly random valid transition, a distribution
+symmetric under time reversal; [1, 1] moves throughout); noise_std (i.i.d. Gaussian pixel noise, pixels in [0, 1]);
+distractors; camera_motion (global pan per frame as a fraction of size, in a uniformly random direction, plus per-
+frame jitter of a quarter of that; 0 turns it off; it spans the whole clip).
 
 Comparable motion: with v = speed * size pixels per frame and r the object's radius, each moving class is set to
 sweep about the image area a translation does, 4 r v pixels per frame for a disc. Scaling: a disc's outline grown
@@ -62,11 +62,6 @@ MOTION_CLASSES: dict[str, str] = {
 TIME_REVERSED_PAIRS: list[tuple[str, str]] = [
     ("move_right", "move_left"), ("move_up", "move_down"), ("rotate_cw", "rotate_ccw"), ("grow", "shrink"),
 ]
-DEFAULT_MOTION_PARAMS: dict[str, Any] = {
-    "seed": 0, "classes": list(MOTION_CLASSES), "frames": 8, "size": 32, "train_per_class": 60,
-    "test_per_class": 20, "object_scale": [0.18, 0.32], "speed": [0.035, 0.06],
-    "active_fraction": [0.5, 1.0], "noise_std": 0.03, "distractors": 1, "camera_motion": 0.0,
-}
 
 _REVERSE_OF = {reverse: forward for forward, reverse in TIME_REVERSED_PAIRS}
 _PARTNER = {**_REVERSE_OF, **{forward: reverse for forward, reverse in TIME_REVERSED_PAIRS}}

@@ -41,20 +41,18 @@ class ClipSpec:
     `crop` x `crop` square.
     """
 
-    frames: int = 16
-    sampling: str = "stride"
-    stride: int = 4
-    fps: float = 2.0
-    train_start: str = "random"
-    resize: tuple[int, int] = (160, 120)
-    crop: int | None = 112
+    frames: int
+    sampling: str
+    stride: int
+    fps: float
+    train_start: str
+    resize: tuple[int, int]
+    crop: int | None
 
     @classmethod
     def from_dict(cls, params: dict[str, Any]) -> "ClipSpec":
-        values = {k: v for k, v in params.items() if k in cls.__dataclass_fields__}
-        if "resize" in values:
-            values["resize"] = tuple(values["resize"])
-        return cls(**values)
+        """From the validated `dataset.clip` section (the schema holds its defaults)."""
+        return cls(**{**params, "resize": tuple(params["resize"])})
 
     @property
     def height(self) -> int:

@@ -5,49 +5,54 @@
 rule train_teacher:
     input:
         data=lambda w: clipset_files(path_of(TEACHERS[w.teacher]["data"])),
-        code=code("training.py", "models.py"),
+        code=stage_code("train_teacher"),
     output:
         model=f"{RESULTS}/{{teacher}}/model.pt",
         metrics=f"{RESULTS}/{{teacher}}/metrics.json",
         curve=f"{RESULTS}/{{teacher}}/curve.csv",
-    params:
-        spec=lambda w: as_json(TEACHERS[w.teacher]["params"]),
-        data=lambda w: path_of(TEACHERS[w.teacher]["data"]),
-        out=lambda w: path_of(w.teacher),
-        device=C["device"],
-        precision=C["precision"],
-    threads: C["threads"]
-    resources:
-        **GPU_JOB,
     log:
         f"{LOGS}/train_teacher/{{teacher}}.log",
     benchmark:
         f"{BENCHMARKS}/train_teacher/{{teacher}}.tsv"
+    conda:
+        "../../environment.yml"
+    threads: C["threads"]
+    resources:
+        **GPU_JOB,
+    params:
+        spec=lambda w: as_json(TEACHERS[w.teacher]["params"]),
+        data=lambda w: path_of(TEACHERS[w.teacher]["data"]),
+        out=subpath(output.model, parent=True),
+        device=C["device"],
+        precision=C["precision"],
     shell:
-        "python -m tsgf train-teacher --data {params.data} --params {params.spec:q} --out {params.out}"
-        " --checkpoint {output.model}.ckpt " + COMPUTE_FLAGS + " > {log} 2>&1"
+        "python -m tsgf train_teacher --data {params.data} --params {params.spec:q} --out {params.out}"
+        " --checkpoint {output.model}.ckpt --threads {threads} --device {params.device}"
+        " --precision {params.precision} --checkpoint-every {resources.checkpoint_seconds} > {log} 2>&1"
 
 
 rule teacher_features:
     input:
         data=lambda w: clipset_files(path_of(TEACHERS[w.teacher]["data"])),
         teacher=f"{RESULTS}/{{teacher}}/model.pt",
-        code=code("training.py", "models.py"),
+        code=stage_code("teacher_features"),
     output:
         f"{RESULTS}/{{teacher}}/features.npz",
+    log:
+        f"{LOGS}/teacher_features/{{teacher}}.log",
+    benchmark:
+        f"{BENCHMARKS}/teacher_features/{{teacher}}.tsv"
+    conda:
+        "../../environment.yml"
+    threads: C["threads"]
+    resources:
+        gpu=_gpus_per_job,
     params:
         spec=lambda w: as_json(TEACHERS[w.teacher]["params"]),
         data=lambda w: path_of(TEACHERS[w.teacher]["data"]),
         teacher=lambda w: path_of(w.teacher),
         device=C["device"],
         precision=C["precision"],
-    threads: C["threads"]
-    resources:
-        gpu=_gpus_per_job,
-    log:
-        f"{LOGS}/teacher_features/{{teacher}}.log",
-    benchmark:
-        f"{BENCHMARKS}/teacher_features/{{teacher}}.tsv"
     shell:
-        "python -m tsgf teacher-features --data {params.data} --teacher {params.teacher} --params {params.spec:q}"
+        "python -m tsgf teacher_features --data {params.data} --teacher {params.teacher} --params {params.spec:q}"
         " --out {output} --threads {threads} --device {params.device} --precision {params.precision} > {log} 2>&1"

@@ -12,114 +12,122 @@ localrules:
     merge_distilled,
 
 
-def _set_data(name):
-    return clipset_files(path_of(SETS[name]["data"]))
-
-
 rule random_real:
     input:
-        data=lambda w: _set_data(w.random_set),
-        code=code("baselines.py"),
+        data=lambda w: set_data(w.random_set),
+        code=stage_code("random_real"),
     output:
-        clipset_files(set_dir("{random_set}", "{ipc}", "{seed}")),
+        clipset_files(set_path("random_set")),
+    log:
+        f"{LOGS}/random_real/{{random_set}}/ipc{{ipc}}-seed{{seed}}.log",
+    conda:
+        "../../environment.yml"
     params:
         spec=lambda w: as_json(SETS[w.random_set]["params"]),
         data=lambda w: path_of(SETS[w.random_set]["data"]),
         out=lambda w: set_dir(w.random_set, w.ipc, w.seed),
-    log:
-        f"{LOGS}/random_real/{{random_set}}/ipc{{ipc}}-seed{{seed}}.log",
     shell:
-        "python -m tsgf random-real --data {params.data} --ipc {wildcards.ipc} --seed {wildcards.seed}"
+        "python -m tsgf random_real --data {params.data} --ipc {wildcards.ipc} --seed {wildcards.seed}"
         " --params {params.spec:q} --out {params.out} > {log} 2>&1"
 
 
 rule select_coreset:
     input:
-        data=lambda w: _set_data(w.coreset),
+        data=lambda w: set_data(w.coreset),
         features=lambda w: f"{path_of(SETS[w.coreset]['teacher'])}/features.npz",
-        code=code("coresets.py"),
+        code=stage_code("select_coreset"),
     output:
-        clipset_files(set_dir("{coreset}", "{ipc}", "{seed}")),
+        clipset_files(set_path("coreset")),
+    log:
+        f"{LOGS}/select_coreset/{{coreset}}/ipc{{ipc}}-seed{{seed}}.log",
+    conda:
+        "../../environment.yml"
     params:
         spec=lambda w: as_json(SETS[w.coreset]["params"]),
         method=lambda w: SETS[w.coreset]["method"],
         data=lambda w: path_of(SETS[w.coreset]["data"]),
         out=lambda w: set_dir(w.coreset, w.ipc, w.seed),
-    log:
-        f"{LOGS}/select_coreset/{{coreset}}/ipc{{ipc}}-seed{{seed}}.log",
     shell:
-        "python -m tsgf select-coreset --method {params.method} --data {params.data} --features {input.features}"
+        "python -m tsgf select_coreset --method {params.method} --data {params.data} --features {input.features}"
         " --ipc {wildcards.ipc} --seed {wildcards.seed} --params {params.spec:q} --out {params.out} > {log} 2>&1"
 
 
 rule distribution_matching:
     input:
-        data=lambda w: _set_data(w.dm_set),
-        code=code("distill.py", "augment.py", "models.py", "baselines.py", "training.py"),
+        data=lambda w: set_data(w.dm_set),
+        code=stage_code("distribution_matching"),
     output:
-        clipset_files(set_dir("{dm_set}", "{ipc}", "{seed}")),
-        loss=set_dir("{dm_set}", "{ipc}", "{seed}") + "/loss.csv",
+        clipset_files(set_path("dm_set")),
+        loss=set_path("dm_set", "loss.csv"),
+    log:
+        f"{LOGS}/distribution_matching/{{dm_set}}/ipc{{ipc}}-seed{{seed}}.log",
+    benchmark:
+        f"{BENCHMARKS}/distribution_matching/{{dm_set}}/ipc{{ipc}}-seed{{seed}}.tsv"
+    conda:
+        "../../environment.yml"
+    threads: C["threads"]
+    resources:
+        **GPU_JOB,
     params:
         spec=lambda w: as_json(SETS[w.dm_set]["params"]),
         data=lambda w: path_of(SETS[w.dm_set]["data"]),
         out=lambda w: set_dir(w.dm_set, w.ipc, w.seed),
         device=C["device"],
         precision=C["precision"],
-    threads: C["threads"]
-    resources:
-        **GPU_JOB,
-    log:
-        f"{LOGS}/distribution_matching/{{dm_set}}/ipc{{ipc}}-seed{{seed}}.log",
-    benchmark:
-        f"{BENCHMARKS}/distribution_matching/{{dm_set}}/ipc{{ipc}}-seed{{seed}}.tsv"
     shell:
-        "python -m tsgf distribution-matching --data {params.data} --ipc {wildcards.ipc} --seed {wildcards.seed}"
-        " --params {params.spec:q} --out {params.out} --checkpoint {params.out}/dm.ckpt " + COMPUTE_FLAGS +
-        " > {log} 2>&1"
+        "python -m tsgf distribution_matching --data {params.data} --ipc {wildcards.ipc} --seed {wildcards.seed}"
+        " --params {params.spec:q} --out {params.out} --checkpoint {params.out}/dm.ckpt --threads {threads}"
+        " --device {params.device} --precision {params.precision}"
+        " --checkpoint-every {resources.checkpoint_seconds} > {log} 2>&1"
 
 
 rule distill:
     input:
-        data=lambda w: _set_data(w.distilled_set),
+        data=lambda w: set_data(w.distilled_set),
         teacher=lambda w: f"{path_of(SETS[w.distilled_set]['teacher'])}/model.pt",
-        code=code("distill.py", "sharding.py", "bn_matching.py", "saliency.py", "augment.py", "models.py",
-                  "baselines.py"),
+        code=stage_code("distill"),
     output:
-        set_dir("{distilled_set}", "{ipc}", "{seed}") + "/shards/shard{shard}.npz",
+        set_path("distilled_set", "shards/shard{shard}.npz"),
+    log:
+        f"{LOGS}/distill/{{distilled_set}}/ipc{{ipc}}-seed{{seed}}-shard{{shard}}.log",
+    benchmark:
+        f"{BENCHMARKS}/distill/{{distilled_set}}/ipc{{ipc}}-seed{{seed}}-shard{{shard}}.tsv"
+    conda:
+        "../../environment.yml"
+    threads: C["threads"]
+    resources:
+        **GPU_JOB,
     params:
         spec=lambda w: as_json(SETS[w.distilled_set]["params"]),
         data=lambda w: path_of(SETS[w.distilled_set]["data"]),
         teacher=lambda w: path_of(SETS[w.distilled_set]["teacher"]),
         device=C["device"],
         precision=C["precision"],
-    threads: C["threads"]
-    resources:
-        **GPU_JOB,
-    log:
-        f"{LOGS}/distill/{{distilled_set}}/ipc{{ipc}}-seed{{seed}}-shard{{shard}}.log",
-    benchmark:
-        f"{BENCHMARKS}/distill/{{distilled_set}}/ipc{{ipc}}-seed{{seed}}-shard{{shard}}.tsv"
     shell:
         "python -m tsgf distill --data {params.data} --teacher {params.teacher} --ipc {wildcards.ipc}"
         " --seed {wildcards.seed} --shard {wildcards.shard} --params {params.spec:q} --out {output}"
-        " --checkpoint {output}.ckpt " + COMPUTE_FLAGS + " > {log} 2>&1"
+        " --checkpoint {output}.ckpt --threads {threads} --device {params.device} --precision {params.precision}"
+        " --checkpoint-every {resources.checkpoint_seconds} > {log} 2>&1"
 
 
 rule merge_distilled:
     input:
-        data=lambda w: _set_data(w.distilled_set),
+        data=lambda w: set_data(w.distilled_set),
         shards=distill_shards,
+        code=stage_code("merge_distilled"),
     output:
-        clipset_files(set_dir("{distilled_set}", "{ipc}", "{seed}")),
-        loss=set_dir("{distilled_set}", "{ipc}", "{seed}") + "/loss.csv",
-        saliency=set_dir("{distilled_set}", "{ipc}", "{seed}") + "/saliency.npy",
+        clipset_files(set_path("distilled_set")),
+        loss=set_path("distilled_set", "loss.csv"),
+        saliency=set_path("distilled_set", "saliency.npy"),
+    log:
+        f"{LOGS}/merge_distilled/{{distilled_set}}/ipc{{ipc}}-seed{{seed}}.log",
+    conda:
+        "../../environment.yml"
     params:
         spec=lambda w: as_json(SETS[w.distilled_set]["params"]),
         data=lambda w: path_of(SETS[w.distilled_set]["data"]),
         teacher=lambda w: path_of(SETS[w.distilled_set]["teacher"]),
         out=lambda w: set_dir(w.distilled_set, w.ipc, w.seed),
-    log:
-        f"{LOGS}/distill/{{distilled_set}}/ipc{{ipc}}-seed{{seed}}-merge.log",
     shell:
-        "python -m tsgf merge-distilled --data {params.data} --teacher {params.teacher} --ipc {wildcards.ipc}"
+        "python -m tsgf merge_distilled --data {params.data} --teacher {params.teacher} --ipc {wildcards.ipc}"
         " --seed {wildcards.seed} --params {params.spec:q} --out {params.out} {input.shards} > {log} 2>&1"

@@ -1,0 +1,11 @@
+"""The training sets and student augmentations the workflow knows: the one list of each (the schema's enums are
+checked against them by tests/test_stages.py)."""
+
+# Training sets, in table order: real clips picked at random or as coresets on the teacher's features, or
+# synthesised (distribution matching with random networks; SRe2L and TSGF against the teacher).
+METHODS = ("random_real", "herding", "kcenter", "dm", "sre2l", "tsgf")
+CORESET_METHODS = ("herding", "kcenter")
+DISTILLED_METHODS = {"sre2l": False, "tsgf": True}  # synthesised against the teacher; name -> TSGF_O enabled
+AUGMENTATIONS = ("none", "tsgf_a")
+
+__all__ = ["METHODS", "CORESET_METHODS", "DISTILLED_METHODS", "AUGMENTATIONS"]

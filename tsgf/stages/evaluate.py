@@ -1,0 +1,132 @@
+"""Stages of workflow/rules/evaluate.smk: a fresh student trained on a training set (or the full train split)
+and tested on the real holdout split, all through one harness (tsgf/training.py)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+import numpy as np
+
+from tsgf.clipset import ClipSet, load_clipset, train_and_holdout
+from tsgf.errors import TSGFError
+from tsgf.stages.common import json_arg, write_json
+
+if TYPE_CHECKING:  # torch stays out of this module's import
+    import torch
+
+    from tsgf.training import ClipSource, SoftLabels, TrainConfig
+
+    Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
+
+log = logging.getLogger("tsgf")
+
+
+def evaluate_set(args: argparse.Namespace) -> None:
+    """A student on a training set (selected or synthesised), with its augmentation and labels."""
+    import torch
+
+    from tsgf.augment import SaliencyAugmentConfig, saliency_guided_augment
+    from tsgf.models import load_network
+    from tsgf.saliency import SaliencyConfig, spatial_saliency_map
+    from tsgf.stages.torch_common import normalisation, start_compute
+    from tsgf.training import ClipSource, SoftLabels, TrainConfig
+
+    params = json_arg(args.params)
+    device = start_compute(args, args.seed)
+    data = load_clipset(args.data)
+    training_set = load_clipset(args.train_set)
+    rows = np.arange(len(training_set.clips))
+    train = ClipSource(training_set.clips, rows, training_set.labels(rows), *normalisation(data))
+    augment = None
+    if args.augmentation == "tsgf_a":
+        saliency = SaliencyConfig.from_dict(params["saliency"])
+        tsgf_a = SaliencyAugmentConfig.from_dict(params["tsgf_a"])
+
+        def augment(clips: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+            return saliency_guided_augment(clips, spatial_saliency_map(clips, saliency), gen, tsgf_a)
+
+    soft_labels = None
+    if params["labels"]["kind"] == "soft":
+        if args.teacher is None:
+            raise TSGFError("evaluation.labels.kind is 'soft' but no --teacher was given to take the labels from")
+        # the teacher sees its input normalised as in its own training
+        teacher_train = json.loads((args.teacher / "metrics.json").read_text())["params"]["train"]
+        soft_labels = SoftLabels(load_network(args.teacher / "model.pt"), params["labels"]["temperature"],
+                                 batch_zscore=TrainConfig.from_dict(teacher_train).batch_zscore)
+    _train_and_test_student(args, device, params, data, train, TrainConfig.from_dict(params["train"]),
+                            training_set.meta, augment, soft_labels, method=args.method, augmentation=args.augmentation,
+                            train_set=str(args.train_set))
+
+
+def evaluate_full_data(args: argparse.Namespace) -> None:
+    """A student on the full real train split (hard labels, no augmentation): the upper reference row."""
+    from tsgf.stages.torch_common import split_source, start_compute
+    from tsgf.training import TrainConfig
+
+    params = json_arg(args.params)
+    device = start_compute(args, args.seed)
+    data = load_clipset(args.data)
+    train_rows, _ = train_and_holdout(data, params["holdout"], params["val_fraction"])
+    _train_and_test_student(args, device, params, data, split_source(data, train_rows),
+                            TrainConfig.from_dict(params["full_data_train"]), {}, None, None, method="full",
+                            augmentation="none", train_set=None)
+
+
+def _train_and_test_student(args: argparse.Namespace, device: torch.device, params: dict[str, Any], data: ClipSet,
+                            train: ClipSource, config: TrainConfig, set_meta: dict[str, Any],
+                            augment: Augment | None, soft_labels: SoftLabels | None, method: str, augmentation: str,
+                            train_set: str | None) -> None:
+    """The one evaluation harness: train a freshly initialised student, test it, write its results row."""
+    import torch
+
+    from tsgf import runtime
+    from tsgf.models import NetworkConfig, build_network
+    from tsgf.stages.torch_common import split_source, stage_checkpoint
+    from tsgf.training import evaluate_classifier, train_classifier
+
+    full_data = train_set is None
+    checkpoint = stage_checkpoint(args, device)
+    _, holdout_rows = train_and_holdout(data, params["holdout"], params["val_fraction"])
+    torch.manual_seed(args.seed)  # student initialisation
+    frames = data.clip_shape[0]
+    student = build_network(NetworkConfig.from_dict(params["network"]), data.num_classes, data.clip_shape)
+    curve = train_classifier(student, train, config, args.seed, device, frames, augment, desc=f"student {method}",
+                             precision=args.precision, checkpoint=checkpoint, soft_labels=soft_labels)
+    result = evaluate_classifier(student, split_source(data, holdout_rows), data.num_classes, config.test_passes,
+                                 config.batch_size, args.seed, device, frames, args.precision, config.batch_zscore)
+    seconds = checkpoint.elapsed_seconds()
+    motion_only = set(data.meta["motion_only_classes"])
+    per_class = dict(zip(data.classes, result["per_class_accuracy"]))
+    motion = [a for c, a in per_class.items() if c in motion_only]
+    other = [a for c, a in per_class.items() if c not in motion_only]
+    num_train = len(train.rows)
+    # pixels and int64 labels; soft labels are made by the teacher while the student trains, so it is stored too
+    storage = num_train * int(np.prod(data.clip_shape)) + 8 * num_train
+    if soft_labels is not None:
+        storage += sum(t.numel() * t.element_size() for t in soft_labels.teacher.state_dict().values())
+    write_json(Path(args.out), {
+        "dataset": data.meta["dataset"], "method": method, "augmentation": augmentation,
+        "tsgf_o": method == "tsgf", "tsgf_a": augmentation == "tsgf_a",
+        "ipc": None if full_data else num_train // data.num_classes, "seed": args.seed,
+        "labels": "hard" if soft_labels is None else f"soft (T = {soft_labels.temperature:g})",
+        "student": params["network"]["arch"] + ("" if params["network"]["arch"] != "convnet3d"
+                                                 else f" (width {params['network']['width']})"),
+        "holdout": params["holdout"], "accuracy": result["accuracy"], "per_class_accuracy": per_class,
+        "motion_only_accuracy": float(np.mean(motion)) if motion else None,
+        "other_accuracy": float(np.mean(other)) if other else None, "num_train_clips": num_train,
+        "storage_bytes": storage,
+        "distill_seconds": set_meta.get("wall_seconds", 0.0), "distill_peak_rss_mb": set_meta.get("peak_rss_mb"),
+        "distill_peak_gpu_mb": set_meta.get("peak_gpu_mb"),
+        "eval_seconds": seconds, "eval_peak_rss_mb": runtime.peak_rss_mb(), "test_passes": result["test_passes"],
+        "final_train_loss": curve[-1]["loss"], "final_train_accuracy": curve[-1]["train_accuracy"],
+        "train_set": train_set, "device": str(device), "precision": args.precision, "params": params})
+    checkpoint.remove()
+    log.info("student on %s (%s): %s accuracy %.3f in %.0f s", method, augmentation, params["holdout"],
+             result["accuracy"], seconds)
+
+
+__all__ = ["evaluate_set", "evaluate_full_data"]
