@@ -75,7 +75,7 @@ def test_a_missing_root_stops_the_rule_with_the_path_and_layout(tmp_path):
     run = snakemake(tmp_path, config, "prepared")
     assert run.returncode != 0
     log = next((tmp_path / "logs" / "bad" / "prepare_dataset").glob("prepared-*.log")).read_text()
-    assert f"tsgf prepare: error: dataset.root {tmp_path / 'nowhere'}: does not exist" in log
+    assert f"tsgf prepare_dataset: error: dataset.root {tmp_path / 'nowhere'}: does not exist" in log
     assert "Traceback" not in log and "ucfTrainTestlist" in log
 
 
