@@ -10,6 +10,7 @@ from tsgf.datasets.motion import (
     MOTION_CLASSES,
     TIME_REVERSED_PAIRS,
     generate_motion_dataset,
+    partner_labels,
     render_clip,
 )
 from tsgf.errors import ConfigError
@@ -181,3 +182,9 @@ def test_bad_params_name_the_key(tmp_path, key, value):
     assert repr(value) in str(error.value)
     if value == ["move_right", "spin"]:
         assert "rotate_ccw" in str(error.value)  # the known classes are listed
+
+
+def test_partner_labels_pair_only_the_motion_only_classes_present():
+    classes = ["move_left", "static", "move_right", "grow"]
+    assert partner_labels(classes, ["move_left", "move_right"]).tolist() == [2, -1, 0, -1]
+    assert partner_labels(classes, []).tolist() == [-1, -1, -1, -1]  # a real dataset's meta lists none

@@ -318,3 +318,26 @@ def load_runs_of(runs: pd.DataFrame, tmp_path: Path) -> pd.DataFrame:
     """Through CSV and load_runs, as the workflow does (variant labels stay text)."""
     runs.to_csv(tmp_path / "sweep.csv", index=False)
     return load_runs(tmp_path / "sweep.csv")
+
+
+def test_pair_accuracy_gets_its_own_columns_once_runs_measure_it(runs: pd.DataFrame) -> None:
+    measured = runs.assign(pair_accuracy=runs["accuracy"] / 2 + 0.5,
+                           teacher_pair_accuracy=runs["teacher_accuracy"].where(runs["method"] == "tsgf") + 0.15)
+    table = main_table(measured)
+    frame = table.frame.set_index("Method")
+    assert list(frame.columns) == ["Source", "IPC 1", "Pair IPC 1", "Storage IPC 1", "IPC 10", "Pair IPC 10",
+                                   "Storage IPC 10"]
+    assert frame.loc["Random real", "Pair IPC 1"] == "60.0 ± 5.0"  # accuracies 10, 20, 30 % -> 55, 60, 65 %
+    assert frame.loc["Teacher (full data, BatchNorm)", "Pair IPC 10"] == "95.0 ± 0.0"
+    assert "reversed partner (50% = no temporal information)" in table.caption
+    grid = ablation_table(measured).frame.set_index("TSGF_O")
+    assert grid.loc["TSGF_O on", "IPC 10, TSGF_A on, pair"] == "82.5 ± 5.0" and grid.shape == (2, 8)
+
+
+def test_the_accuracy_figure_adds_a_pair_panel_when_runs_measure_pairs(runs_csv: Path, tmp_path: Path) -> None:
+    from PIL import Image
+
+    runs = load_runs(runs_csv)
+    alone = plot_accuracy_vs_ipc(runs, tmp_path / "alone.png")
+    paired = plot_accuracy_vs_ipc(runs.assign(pair_accuracy=0.6), tmp_path / "paired.png")
+    assert Image.open(paired).size[0] > 1.4 * Image.open(alone).size[0]  # a second panel beside the first

@@ -191,3 +191,31 @@ def test_embed_clips_equals_embed_on_the_centred_window_in_row_order(arch):
         expected = embed(model.eval(), model_input(centred, data.mean, data.std))
     assert features.dtype == np.float32 and features.shape == (7, expected.shape[1])
     np.testing.assert_allclose(features, expected.numpy(), rtol=1e-4, atol=1e-5)
+
+
+class _FirstLogitIsBrightness(torch.nn.Module):
+    """Logits (mean input, 0, 0, 0): class 0 wins on bright clips, and a tie is possible only at zero."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        first = x.mean(dim=(1, 2, 3, 4))
+        return torch.stack([first, *[torch.zeros_like(first)] * 3], dim=1)
+
+
+class _ZeroLogits(torch.nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.zeros(len(x), 4)
+
+
+def test_pair_accuracy_ranks_the_true_class_against_its_reversed_partner_only():
+    # classes 0 and 1 are a pair, 2 and 3 have none; clip values 200 / 50 / 230 / 20 with labels 0 / 1 / 1 / 2
+    values, labels = [200, 50, 230, 20], np.array([0, 1, 1, 2])
+    clips = np.stack([np.full((4, 3, 8, 8), v, dtype=np.uint8) for v in values])
+    data = ClipSource(clips, np.arange(4), labels, torch.full((3,), 0.5), torch.full((3,), 0.25))
+    result = evaluate_classifier(_FirstLogitIsBrightness(), data, 4, passes=1, batch_size=3, seed=0, device=CPU,
+                                 frames=4, partners=np.array([1, 0, -1, -1]))
+    # bright class 0 beats class 1: hit; dark class 1 beats class 0: hit; bright class 1 loses to class 0: miss
+    assert result["pair_accuracy"] == pytest.approx(2 / 3) and result["num_pair_clips"] == 3
+    assert result["accuracy"] == 0.5  # argmax: 0 on bright clips, 1 (the first of the zeros) on dark ones
+    blind = evaluate_classifier(_ZeroLogits(), data, 4, 1, 3, 0, CPU, 4, partners=np.array([1, 0, -1, -1]))
+    assert blind["pair_accuracy"] == 0.5  # every comparison a tie
+    assert evaluate_classifier(_FirstLogitIsBrightness(), data, 4, 1, 3, 0, CPU, 4)["pair_accuracy"] is None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 import numpy as np
@@ -20,7 +21,7 @@ from matplotlib.figure import Figure
 from tsgf.clipset import ClipSet, load_clipset
 from tsgf.optical_flow import colour_wheel, flow_to_rgb, optical_flow
 from tsgf.saliency import SaliencyConfig, describe, frame_differences, temporal_saliency
-from tsgf.tables import chance_level, default_variants, scope_of, set_label, summarise
+from tsgf.tables import chance_level, default_variants, has_pairs, scope_of, set_label, summarise
 
 DPI = 150
 STYLE = {"font.size": 11, "axes.titlesize": 12, "axes.labelsize": 11, "legend.fontsize": 10,
@@ -39,43 +40,59 @@ def _save(fig: Figure, out_png: str | Path) -> Path:
     return out
 
 
-def plot_accuracy_vs_ipc(runs: pd.DataFrame, out_png: str | Path) -> Path:
-    """One line per method (mean ± std over seeds) against IPC on a log2 axis; full data and chance dashed."""
-    dataset, holdout = scope_of(runs)
-    cells = summarise(runs)
+def _metric_vs_ipc(ax: Any, cells: pd.DataFrame, metric: str, reference: tuple[str, float] | None) -> list[Any]:
+    """One panel: a line per method (mean ± std over seeds) against IPC on a log2 axis, full data and the
+    reference level dashed; returns the legend handles, methods first."""
     per_ipc = cells[cells["ipc"].notna()]
     labels = list(dict.fromkeys(per_ipc["label"]))
+    # Nudge each method sideways (in log2 units) so error bars at the same IPC do not hide each other.
+    offsets = np.linspace(-0.06, 0.06, len(labels)) if len(labels) > 1 else [0.0]
+    handles = []  # methods first, then the reference lines, whatever order matplotlib collects them in
+    for label, offset in zip(labels, offsets):
+        mine = per_ipc[per_ipc["label"] == label]
+        x = mine["ipc"].to_numpy(dtype=float) * 2.0**offset
+        handles += [ax.errorbar(x, mine[f"{metric}_mean"], yerr=mine[f"{metric}_std"], capsize=3, linewidth=1.8,
+                                label=label, color=METHOD_COLOURS[mine["method"].iloc[0]],
+                                linestyle="-" if label in HEADLINE else ":",
+                                marker="s" if mine["augmentation"].iloc[0] == "tsgf_a" else "o")]
+    for label, row in cells[cells["ipc"].isna()].set_index("label").iterrows():
+        handles.append(ax.axhline(row[f"{metric}_mean"], color="black", linestyle="--", linewidth=1.2,
+                                  label=f"{label}{'' if metric == 'accuracy' else ', pair'} "
+                                        f"({row[f'{metric}_mean']:.1f}%)"))
+    if reference is not None:
+        name, level = reference
+        handles.append(ax.axhline(level, color="grey", linestyle=(0, (2, 2)), linewidth=1.2,
+                                  label=f"{name} ({level:.1f}%)"))
+    ipcs = sorted(int(k) for k in per_ipc["ipc"].unique())
+    if ipcs:
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(ipcs, [str(k) for k in ipcs])
+        ax.minorticks_off()
+        ax.set_xlim(ipcs[0] / 1.4, ipcs[-1] * 1.4)
+    ax.set_xlabel("Clips per class (IPC, log scale)")
+    ax.grid(alpha=0.3)
+    return handles
+
+
+def plot_accuracy_vs_ipc(runs: pd.DataFrame, out_png: str | Path) -> Path:
+    """Accuracy against IPC, and beside it pair accuracy (the temporal score) where the runs measured it."""
+    dataset, holdout = scope_of(runs)
+    cells = summarise(runs)
+    chance = chance_level(runs)
+    panels = [("accuracy", "Top-1 accuracy", None if chance is None else ("Chance", chance))]
+    if has_pairs(cells):
+        panels.append(("pair_accuracy", "Pair accuracy (true class above its reversed partner)",
+                       ("Order-blind", 50.0)))
     with matplotlib.rc_context(STYLE):
-        fig = Figure(figsize=(6.4, 4.4))
-        ax = fig.add_subplot()
-        # Nudge each method sideways (in log2 units) so error bars at the same IPC do not hide each other.
-        offsets = np.linspace(-0.06, 0.06, len(labels)) if len(labels) > 1 else [0.0]
-        handles = []  # methods first, then the reference lines, whatever order matplotlib collects them in
-        for label, offset in zip(labels, offsets):
-            mine = per_ipc[per_ipc["label"] == label]
-            x = mine["ipc"].to_numpy(dtype=float) * 2.0**offset
-            handles += [ax.errorbar(x, mine["accuracy_mean"], yerr=mine["accuracy_std"], capsize=3, linewidth=1.8,
-                                    label=label, color=METHOD_COLOURS[mine["method"].iloc[0]],
-                                    linestyle="-" if label in HEADLINE else ":",
-                                    marker="s" if mine["augmentation"].iloc[0] == "tsgf_a" else "o")]
-        for label, row in cells[cells["ipc"].isna()].set_index("label").iterrows():
-            handles.append(ax.axhline(row["accuracy_mean"], color="black", linestyle="--", linewidth=1.2,
-                                      label=f"{label} ({row['accuracy_mean']:.1f}%)"))
-        chance = chance_level(runs)
-        if chance is not None:
-            handles.append(ax.axhline(chance, color="grey", linestyle=(0, (2, 2)), linewidth=1.2,
-                                      label=f"Chance ({chance:.1f}%)"))
-        ipcs = sorted(int(k) for k in per_ipc["ipc"].unique())
-        if ipcs:
-            ax.set_xscale("log", base=2)
-            ax.set_xticks(ipcs, [str(k) for k in ipcs])
-            ax.minorticks_off()
-            ax.set_xlim(ipcs[0] / 1.4, ipcs[-1] * 1.4)
-        ax.set_xlabel("Clips per class (IPC, log scale)")
-        ax.set_ylabel(f"Top-1 accuracy on {holdout} (%)")
-        ax.set_title(f"{dataset}: accuracy vs IPC")
-        ax.grid(alpha=0.3)
-        ax.legend(handles=handles, loc="center left", bbox_to_anchor=(1.02, 0.5), frameon=False)
+        fig = Figure(figsize=(6.4 * len(panels) - 0.8 * (len(panels) - 1), 4.4))
+        axes = fig.subplots(1, len(panels), squeeze=False)[0]
+        handles: dict[str, Any] = {}  # one legend for both panels: each method once, then every reference line
+        for ax, (metric, name, reference) in zip(axes, panels):
+            for handle in _metric_vs_ipc(ax, cells, metric, reference):
+                handles.setdefault(handle.get_label(), handle)
+            ax.set_ylabel(f"{name} on {holdout} (%)")
+            ax.set_title(f"{dataset}: {name.split(' (')[0].lower()} vs IPC")
+        axes[-1].legend(handles=list(handles.values()), loc="center left", bbox_to_anchor=(1.02, 0.5), frameon=False)
         return _save(fig, out_png)
 
 

@@ -25,7 +25,10 @@ LABEL_ORDER = ([_BASE_LABELS[m] for m in _SET_METHODS]
                + [f"{_BASE_LABELS[m]} + TSGF_A" for m in _SET_METHODS if m != "tsgf"] + ["TSGF_O only"]
                + ["Full data", "Full data + TSGF_A"])
 CELL_KEYS = ["ablation", "variant", "dataset", "holdout", "method", "augmentation", "ipc"]
-METRICS = ["accuracy", "motion_only_accuracy", "other_accuracy"]
+METRICS = ["accuracy", "pair_accuracy", "motion_only_accuracy", "other_accuracy"]
+# what pair accuracy is, said once for every caption that shows it
+PAIR_SENTENCE = (" Pair: on test clips of a time-reversed pair of classes, how often the student scores the true "
+                 "class above its reversed partner (50% = no temporal information).")
 
 
 class Table(NamedTuple):
@@ -92,7 +95,9 @@ def summarise(runs: pd.DataFrame, metrics: list[str] | None = None) -> pd.DataFr
                        variant=runs["variant"].fillna("") if "variant" in runs else "",
                        ipc=pd.to_numeric(runs["ipc"], errors="coerce").astype("Int64"),
                        distill_peak_rss_mb=pd.to_numeric(runs.get("distill_peak_rss_mb"), errors="coerce"),
-                       **{m: 100.0 * pd.to_numeric(runs[m], errors="coerce") for m in metrics})
+                       # runs made before a metric existed lack its column: their cells show it as missing
+                       **{m: 100.0 * pd.to_numeric(runs[m] if m in runs else float("nan"), errors="coerce")
+                          for m in metrics})
     aggregations = {f"{m}_{stat}": (m, stat) for m in metrics for stat in ("mean", "std", "count")}
     cells = (runs.groupby(CELL_KEYS, dropna=False, sort=False)
              .agg(n_seeds=("seed", "nunique"), **aggregations,
@@ -108,6 +113,11 @@ def summarise(runs: pd.DataFrame, metrics: list[str] | None = None) -> pd.DataFr
     return (cells.assign(_order=order).sort_values(["dataset", "holdout", "_order", "ipc"], na_position="last",
                                                    kind="stable")
             .drop(columns="_order").reset_index(drop=True))
+
+
+def has_pairs(cells: pd.DataFrame) -> bool:
+    """Whether any cell measured pair accuracy (the dataset has time-reversed pairs, and the runs are recent)."""
+    return bool(cells["pair_accuracy_mean"].notna().any()) if "pair_accuracy_mean" in cells else False
 
 
 def chance_level(runs: pd.DataFrame) -> float | None:
@@ -223,14 +233,17 @@ def main_table(runs: pd.DataFrame) -> Table:
     """Accuracy and storage per IPC: rows Random real, SRe2L, TSGF, the other evaluated cells, Full data and the
     teacher (measured), then the published numbers for this dataset, each marked cited with its source."""
     cells = summarise(runs)
+    pairs = has_pairs(cells)
 
     def render(cell: pd.Series | None, k: int | None) -> dict[str, str]:
         storage = MISSING if cell is None else human_bytes(cell["storage_bytes"])
-        return {_ipc_name(k): _cell_text(cell, "accuracy"), f"Storage {_ipc_name(k)}": storage}
+        pair = {f"Pair {_ipc_name(k)}": _cell_text(cell, "pair_accuracy")} if pairs else {}
+        return {_ipc_name(k): _cell_text(cell, "accuracy"), **pair, f"Storage {_ipc_name(k)}": storage}
 
     frame = _per_label_ipc(cells, _present_labels(cells), render)
     frame.insert(1, "Source", SOURCE_MEASURED)
     caption = _scope_sentence(runs, cells, "Top-1 accuracy")
+    caption += PAIR_SENTENCE if pairs else ""
     caption += " Storage is the size of the training clips (1 KB = 1000 B)." + _full_data_note(cells)
     chance = chance_level(runs)
     if chance is not None:
@@ -240,9 +253,14 @@ def main_table(runs: pd.DataFrame) -> Table:
         std = teacher.std(ddof=1) if len(teacher) > 1 else 0.0
         row = {column: MISSING for column in frame.columns}
         row.update({"Method": "Teacher (full data, BatchNorm)", "Source": SOURCE_MEASURED})
-        row.update({c: format_mean_std(teacher.mean(), std) for c in frame.columns if not c.startswith(("Storage",
-                                                                                                     "Method",
-                                                                                                     "Source"))})
+        row.update({c: format_mean_std(teacher.mean(), std) for c in frame.columns
+                    if not c.startswith(("Storage", "Method", "Source", "Pair"))})
+        if pairs and "teacher_pair_accuracy" in runs:
+            pair = pd.to_numeric(runs["teacher_pair_accuracy"], errors="coerce")
+            pair = (pair.groupby(runs["seed"]).mean() * 100).dropna()
+            if len(pair):
+                text = format_mean_std(pair.mean(), pair.std(ddof=1) if len(pair) > 1 else 0.0)
+                row.update({c: text for c in frame.columns if c.startswith("Pair")})
         frame = pd.concat([frame, pd.DataFrame([row])], ignore_index=True)
         caption += " The teacher (the network distillation matches) is trained on the full training set."
     dataset = scope_of(runs)[0]
@@ -259,7 +277,9 @@ def ablation_table(runs: pd.DataFrame) -> Table:
     cells = summarise(runs)
     cells = cells[cells["method"].isin(["sre2l", "tsgf"]) & cells["ipc"].notna()]
     augmentations = [a for a in _AUGMENTATIONS if (cells["augmentation"] == a).any()]
-    columns = {(k, a): f"IPC {k}, TSGF_A {_switch(a)}" for k in _ipcs(cells) for a in augmentations}
+    metrics = {"accuracy": "", **({"pair_accuracy": ", pair"} if has_pairs(cells) else {})}
+    columns = {(k, a, m): f"IPC {k}, TSGF_A {_switch(a)}{suffix}" for k in _ipcs(cells) for a in augmentations
+               for m, suffix in metrics.items()}
     settings = (("sre2l", "TSGF_O off"), ("tsgf", "TSGF_O on"))
     rows = []
     for method, name in settings:
@@ -267,13 +287,13 @@ def ablation_table(runs: pd.DataFrame) -> Table:
         if len(mine) == 0:
             continue
         row = {"TSGF_O": name}
-        for (k, a), column in columns.items():
+        for (k, a, metric), column in columns.items():
             match = mine[(mine["ipc"] == k) & (mine["augmentation"] == a)]
-            row[column] = _cell_text(match.iloc[0], "accuracy") if len(match) else MISSING
+            row[column] = _cell_text(match.iloc[0], metric) if len(match) else MISSING
         rows.append(row)
     caption = _scope_sentence(runs, cells, "Ablation of TSGF_O (saliency filter in distillation) and TSGF_A "
                                             "(saliency-guided augmentation in evaluation): top-1 accuracy")
-    caption += " TSGF_O off is SRe2L; both on is the full TSGF."
+    caption += " TSGF_O off is SRe2L; both on is the full TSGF." + (PAIR_SENTENCE if len(metrics) > 1 else "")
     absent = [f"TSGF_A {_switch(a)}" for a in _AUGMENTATIONS if a not in augmentations]
     absent += [name for method, name in settings if not (cells["method"] == method).any()]
     if absent:
@@ -368,6 +388,7 @@ def ablation_sweep_table(runs: pd.DataFrame, name: str, spec: dict[str, Any]) ->
         return Table(pd.DataFrame(columns=["Variant"]), f"{title}: no runs.")
     keys = ", ".join(spec.get("keys", []))
     cells = summarise(runs)
+    pairs = has_pairs(cells)
     variants = list(dict.fromkeys(runs["variant"]))
     defaults = default_variants(runs)
     # columns by training set, then augmentation and IPC: a sweep compares sets under the same evaluation
@@ -387,6 +408,8 @@ def ablation_sweep_table(runs: pd.DataFrame, name: str, spec: dict[str, Any]) ->
         for label, k in columns:
             match = mine[(mine["label"] == label) & (mine["ipc"] == k)]
             row[f"{label}, IPC {k}"] = _cell_text(match.iloc[0] if len(match) else None, "accuracy")
+            if pairs:
+                row[f"{label}, IPC {k}, pair"] = _cell_text(match.iloc[0] if len(match) else None, "pair_accuracy")
         full = mine[mine["ipc"].isna()]
         if (cells["ipc"].isna()).any():
             row["Full data"] = _cell_text(full.iloc[0] if len(full) else None, "accuracy")
@@ -396,6 +419,7 @@ def ablation_sweep_table(runs: pd.DataFrame, name: str, spec: dict[str, Any]) ->
             row[f"Storage IPC {smallest}"] = human_bytes(storage.get(variant))
         rows.append(row)
     caption = _scope_sentence(runs, cells, f"{title}: top-1 accuracy")
+    caption += PAIR_SENTENCE if pairs else ""
     caption += f" Swept: {keys}; every other key as in the main experiment"
     fixed = json.loads(runs["overrides"].iloc[0]) if "overrides" in runs else {}
     fixed = {k: v for k, v in fixed.items() if k not in spec.get("keys", [])}

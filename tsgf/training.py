@@ -176,27 +176,40 @@ def train_classifier(model: nn.Module, data: ClipSource, config: TrainConfig, se
 @torch.no_grad()
 def evaluate_classifier(model: nn.Module, data: ClipSource, num_classes: int, passes: int, batch_size: int,
                         seed: int, device: torch.device, frames: int, precision: str = "fp32",
-                        batch_zscore: bool = False) -> dict[str, Any]:
-    """Accuracy and per-class accuracy, averaged over `passes` (one pass when clips have no temporal slack)."""
+                        batch_zscore: bool = False, partners: np.ndarray | None = None) -> dict[str, Any]:
+    """Accuracy and per-class accuracy, averaged over `passes` (one pass when clips have no temporal slack), and
+    pair accuracy: on the clips whose class has a time-reversed partner (`partners[label]`, -1: none), the share
+    whose true class scores above the partner (a tie counts half), 0.5 for a network blind to frame order; None
+    when no clip has a partner."""
     model = place(model, device).eval()
     if data.clips.shape[1] <= frames:
         passes = 1  # every pass would see the same frames
     gen = make_generator(seed, 2)
     mean, std = data.mean.to(device), data.std.to(device)
+    partner = np.full(len(data.labels), -1) if partners is None else np.asarray(partners)[data.labels]
+    paired = partner >= 0
     per_pass_hits = np.zeros((passes, len(data.rows)), dtype=bool)
+    per_pass_pair_hits = np.zeros((passes, len(data.rows)))
     for p in range(passes):
         for start in range(0, len(data.rows), batch_size):
             positions = np.arange(start, min(start + batch_size, len(data.rows)))
             clips, labels = data.read(positions)
             clips = temporal_window(clips, frames, gen if passes > 1 else None).to(device)
             with autocast(device, precision):
-                predicted = model(place(model_input(clips, mean, std, batch_zscore), device)).argmax(1).cpu()
-            per_pass_hits[p, positions] = (predicted == labels).numpy()
+                logits = model(place(model_input(clips, mean, std, batch_zscore), device)).float().cpu()
+            per_pass_hits[p, positions] = (logits.argmax(1) == labels).numpy()
+            rows = np.flatnonzero(paired[positions])
+            if len(rows):
+                index = torch.from_numpy(rows)
+                true = logits[index, labels[index]].numpy()
+                reverse = logits[index, torch.from_numpy(partner[positions[rows]])].numpy()
+                per_pass_pair_hits[p, positions[rows]] = (true > reverse) + 0.5 * (true == reverse)
     hits = per_pass_hits.mean(axis=0)
     per_class = [float(hits[data.labels == c].mean()) if (data.labels == c).any() else float("nan")
                  for c in range(num_classes)]
-    return {"accuracy": float(hits.mean()), "per_class_accuracy": per_class, "test_passes": passes,
-            "num_test_clips": int(len(data.rows))}
+    pair = float(per_pass_pair_hits.mean(axis=0)[paired].mean()) if paired.any() else None
+    return {"accuracy": float(hits.mean()), "per_class_accuracy": per_class, "pair_accuracy": pair,
+            "num_pair_clips": int(paired.sum()), "test_passes": passes, "num_test_clips": int(len(data.rows))}
 
 
 @torch.no_grad()

@@ -194,6 +194,13 @@ def render_clip(class_name: str, params: dict[str, Any], rng: np.random.Generato
     return np.round(np.clip(canvas, 0, 1) * 255).astype(np.uint8).transpose(0, 3, 1, 2).copy()
 
 
+def partner_labels(classes: list[str], motion_only_classes: list[str]) -> np.ndarray:
+    """Each label's time-reversed partner's label, -1 where it has none: the pairs of a clip set's
+    motion-only classes (empty for real datasets, whose meta lists none)."""
+    index = {name: label for label, name in enumerate(classes)}
+    return np.array([index[_PARTNER[name]] if name in motion_only_classes else -1 for name in classes])
+
+
 def _validate(params: dict[str, Any]) -> None:
     unknown = [name for name in params["classes"] if name not in MOTION_CLASSES]
     if unknown or not params["classes"] or len(set(params["classes"])) != len(params["classes"]):

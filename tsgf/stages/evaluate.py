@@ -84,6 +84,7 @@ def _train_and_test_student(args: argparse.Namespace, device: torch.device, para
     import torch
 
     from tsgf import runtime
+    from tsgf.datasets.motion import partner_labels
     from tsgf.models import NetworkConfig, build_network
     from tsgf.stages.torch_common import split_source, stage_checkpoint
     from tsgf.training import evaluate_classifier, train_classifier
@@ -97,7 +98,8 @@ def _train_and_test_student(args: argparse.Namespace, device: torch.device, para
     curve = train_classifier(student, train, config, args.seed, device, frames, augment, desc=f"student {method}",
                              precision=args.precision, checkpoint=checkpoint, soft_labels=soft_labels)
     result = evaluate_classifier(student, split_source(data, holdout_rows), data.num_classes, config.test_passes,
-                                 config.batch_size, args.seed, device, frames, args.precision, config.batch_zscore)
+                                 config.batch_size, args.seed, device, frames, args.precision, config.batch_zscore,
+                                 partner_labels(data.classes, data.meta["motion_only_classes"]))
     seconds = checkpoint.elapsed_seconds()
     motion_only = set(data.meta["motion_only_classes"])
     per_class = dict(zip(data.classes, result["per_class_accuracy"]))
@@ -115,7 +117,8 @@ def _train_and_test_student(args: argparse.Namespace, device: torch.device, para
         "labels": "hard" if soft_labels is None else f"soft (T = {soft_labels.temperature:g})",
         "student": params["network"]["arch"] + ("" if params["network"]["arch"] != "convnet3d"
                                                  else f" (width {params['network']['width']})"),
-        "holdout": params["holdout"], "accuracy": result["accuracy"], "per_class_accuracy": per_class,
+        "holdout": params["holdout"], "accuracy": result["accuracy"], "pair_accuracy": result["pair_accuracy"],
+        "per_class_accuracy": per_class,
         "motion_only_accuracy": float(np.mean(motion)) if motion else None,
         "other_accuracy": float(np.mean(other)) if other else None, "num_train_clips": num_train,
         "storage_bytes": storage,

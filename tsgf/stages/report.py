@@ -30,6 +30,7 @@ def aggregate_runs(args: argparse.Namespace) -> None:
             row.pop("params", None)
             row.update(ablation=args.ablation, variant=variant["label"], variant_is_default=variant["default"],
                        overrides=json.dumps(variant["overrides"]), teacher_accuracy=teacher["accuracy"],
+                       teacher_pair_accuracy=teacher.get("pair_accuracy"),
                        teacher_seconds=teacher["train_seconds"],
                        per_class_accuracy=json.dumps(row["per_class_accuracy"]))
             rows.append(row)

@@ -20,6 +20,7 @@ def train_teacher(args: argparse.Namespace) -> None:
     from tsgf import runtime
     from tsgf.models import NetworkConfig, build_network, count_parameters, save_network
     from tsgf.stages.torch_common import split_source, stage_checkpoint, start_compute
+    from tsgf.datasets.motion import partner_labels
     from tsgf.training import TrainConfig, evaluate_classifier, train_classifier
 
     params = json_arg(args.params)
@@ -35,7 +36,7 @@ def train_teacher(args: argparse.Namespace) -> None:
     seconds = checkpoint.elapsed_seconds()
     result = evaluate_classifier(teacher, split_source(data, holdout_rows), data.num_classes, config.test_passes,
                                  config.batch_size, params["seed"], device, data.clip_shape[0], args.precision,
-                                 config.batch_zscore)
+                                 config.batch_zscore, partner_labels(data.classes, data.meta["motion_only_classes"]))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     save_network(out / "model.pt", teacher.cpu(), params["network"], data.num_classes, data.clip_shape, True)
