@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import pytest
 
@@ -188,3 +190,51 @@ def test_partner_labels_pair_only_the_motion_only_classes_present():
     classes = ["move_left", "static", "move_right", "grow"]
     assert partner_labels(classes, ["move_left", "move_right"]).tolist() == [2, -1, 0, -1]
     assert partner_labels(classes, []).tolist() == [-1, -1, -1, -1]  # a real dataset's meta lists none
+
+
+def _order_blind_scores(strength: float, per_class: int = 40) -> tuple[float, float]:
+    """(family accuracy, pair accuracy) of a nearest-centroid classifier on each clip's colour mean and spread,
+    features that ignore frame order, trained and tested on fresh clips of every class."""
+    params = {**SMALL, "appearance": {"strength": strength, "variation": 0.05}}
+
+    def features(split: int) -> tuple[np.ndarray, np.ndarray]:
+        rows, labels = [], []
+        for label, name in enumerate(MOTION_CLASSES):
+            for number in range(per_class):
+                clip = render_clip(name, params, np.random.default_rng([split, label, number])) / 255.0
+                rows.append(np.concatenate([clip.mean(axis=(0, 2, 3)), clip.std(axis=(0, 2, 3))]))
+                labels.append(label)
+        return np.array(rows), np.array(labels)
+
+    (train, train_labels), (test, test_labels) = features(0), features(1)
+    centroids = np.stack([train[train_labels == c].mean(axis=0) for c in range(len(MOTION_CLASSES))])
+    distance = np.linalg.norm(test[:, None] - centroids[None], axis=-1)
+    partners = partner_labels(list(MOTION_CLASSES), [name for pair in TIME_REVERSED_PAIRS for name in pair])
+    family = {c: min(c, partner) if partner >= 0 else c for c, partner in enumerate(partners)}
+    predicted = distance.argmin(axis=1)
+    family_accuracy = np.mean([family[p] == family[t] for p, t in zip(predicted, test_labels)])
+    paired = partners[test_labels] >= 0
+    rows = np.flatnonzero(paired)
+    pair_accuracy = np.mean(distance[rows, test_labels[rows]] < distance[rows, partners[test_labels[rows]]])
+    return float(family_accuracy), float(pair_accuracy)
+
+
+def test_appearance_names_the_family_and_leaves_the_pair_to_temporal_order():
+    family, pair = _order_blind_scores(strength=1.0)
+    assert family > 0.8  # six families (four pairs, two single classes): chance is about 1/6
+    assert abs(pair - 0.5) < 0.12  # 160 paired test clips: a pair's members look alike, only their order differs
+    blind_family, _ = _order_blind_scores(strength=0.0)
+    assert blind_family < 0.45  # motion-only: colours say little about the class
+
+
+def test_appearance_off_leaves_the_motion_only_clips_bit_identical():
+    # the checksum of these clips from the generator before the appearance knob existed
+    params = {**DEFAULTS["dataset"]["motion"], "train_per_class": 2, "test_per_class": 1}
+    without = {key: value for key, value in params.items() if key != "appearance"}
+    digest = hashlib.sha1()
+    for name in MOTION_CLASSES:
+        for number in range(3):
+            clip = render_clip(name, params, np.random.default_rng([0, number, len(name)]))
+            assert np.array_equal(clip, render_clip(name, without, np.random.default_rng([0, number, len(name)])))
+            digest.update(clip.tobytes())
+    assert digest.hexdigest() == "643e22a40d0b114e7570ecf685de67707a977cf3"

@@ -13,7 +13,10 @@ def dataset_params(dataset: dict[str, Any]) -> dict[str, Any]:
     motion dataset, the reader's for a real one. Only these address the prepared set, so a motion knob never
     re-prepares a real dataset and vice versa."""
     if dataset["layout"] == "motion":
-        return {"name": dataset["name"], "layout": "motion", "motion": dataset["motion"]}
+        motion = dataset["motion"]
+        if motion["appearance"]["strength"] == 0:  # off: the motion-only clips, at the addresses they always had
+            motion = {key: value for key, value in motion.items() if key != "appearance"}
+        return {"name": dataset["name"], "layout": "motion", "motion": motion}
     return {key: dataset[key] for key in REAL_DATASET_KEYS}
 
 

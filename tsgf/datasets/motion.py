@@ -1,8 +1,12 @@
-"""A procedural, seeded "embedded motion" video dataset: the classes differ only in how one object moves.
+"""A procedural, seeded "embedded motion" video dataset: the classes differ in how one object moves, and,
+optionally, in how they look.
 
 Each clip shows a textured background, `distractors` static shapes and one object, all drawn with random shape
-(disc, square, triangle, cross, ellipse), random colours, size and position, so that appearance says nothing about
-the class. The object is two-coloured, split along its own axis, so that even a rotating disc visibly turns.
+(disc, square, triangle, cross, ellipse), random colours, size and position, so that by default appearance says
+nothing about the class (the motion-only dataset). The object is two-coloured, split along its own axis, so that
+even a rotating disc visibly turns. With `appearance.strength` > 0, each class also has an appearance family (object
+shape, object colours, background palette) that its clips are pulled towards, with per-clip `variation`; the two
+members of a time-reversed pair share one family, so within a pair only temporal order still separates them.
 Classes (MOTION_CLASSES, canonical order):
   move_right, move_left, move_up, move_down   translation at `speed`
   rotate_cw, rotate_ccw                       rotation about the object's centre (clockwise as seen on screen)
@@ -22,7 +26,8 @@ fraction of size); active_fraction [min, max] (the object moves during round(f *
 frame transitions, f uniform in [min, max], starting at a uniformly random valid transition, a distribution
 symmetric under time reversal; [1, 1] moves throughout); noise_std (i.i.d. Gaussian pixel noise, pixels in [0, 1]);
 distractors; camera_motion (global pan per frame as a fraction of size, in a uniformly random direction, plus per-
-frame jitter of a quarter of that; 0 turns it off; it spans the whole clip).
+frame jitter of a quarter of that; 0 turns it off; it spans the whole clip); appearance {strength, variation} (see
+`_appearance`).
 
 Comparable motion: with v = speed * size pixels per frame and r the object's radius, each moving class is set to
 sweep about the image area a translation does, 4 r v pixels per frame for a disc. Scaling: a disc's outline grown
@@ -131,8 +136,42 @@ def _colours(rng: np.random.Generator, n: int, avoid: list[np.ndarray]) -> list[
     return chosen
 
 
-def _background(rng: np.random.Generator, x: np.ndarray, y: np.ndarray,
-                size: int) -> tuple[np.ndarray, list[np.ndarray]]:
+# appearance off; what an absent key means: the workflow drops the switched-off key from a set's params (its address)
+_MOTION_ONLY = {"strength": 0.0, "variation": 0.0}
+# (colours drawn at random, "object" or "background") -> the colours painted: identity on the motion-only dataset
+_Tint = Callable[[list[np.ndarray], str], list[np.ndarray]]
+
+
+def _family_look(seed: int, family: str) -> dict[str, Any]:
+    """The appearance family of a class (a pair's forward member names its pair's): an object shape, two object
+    colours and a two-colour background palette, fixed by (dataset seed, family name)."""
+    rng = np.random.default_rng([seed, 2, zlib.crc32(family.encode())])
+    background = _colours(rng, 2, [])
+    return {"shape": str(rng.choice(list(_SHAPES))), "background": background,
+            "object": _colours(rng, 2, background)}
+
+
+def _appearance(params: dict[str, Any], family: str, rng: np.random.Generator) -> tuple[_Tint, str | None]:
+    """How a clip of `family` is drawn: (its colour tint, the family's shape if this clip takes it, else None).
+
+    `appearance.strength` s pulls each random colour to its family colour, (1 - s) * random + s * family, the
+    family colour jittered per clip by Gaussian `variation` per channel, and gives the object the family's shape
+    with probability s. At s = 0 nothing is drawn, so the clips are exactly the motion-only dataset's."""
+    appearance = params.get("appearance") or _MOTION_ONLY
+    strength, variation = appearance["strength"], appearance["variation"]
+    if strength == 0:
+        return (lambda colours, part: colours), None
+    look = _family_look(params["seed"], family)
+
+    def tint(colours: list[np.ndarray], part: str) -> list[np.ndarray]:
+        typical = [np.clip(c + rng.normal(0, variation, 3), 0, 1) for c in look[part]]
+        return [(1 - strength) * c + strength * t for c, t in zip(colours, typical)]
+
+    return tint, look["shape"] if rng.uniform() < strength else None
+
+
+def _background(rng: np.random.Generator, x: np.ndarray, y: np.ndarray, size: int,
+                tint: _Tint) -> tuple[np.ndarray, list[np.ndarray]]:
     """A random texture over world coordinates x (T, 1, W) and y (T, H, 1), so a camera pan moves it exactly.
 
     Smooth noise (six random low-frequency plane waves), random stripes (one faster wave) and a random linear
@@ -147,7 +186,7 @@ def _background(rng: np.random.Generator, x: np.ndarray, y: np.ndarray,
     field = (weights * np.cos(along_y)) @ np.cos(along_x) - (weights * np.sin(along_y)) @ np.sin(along_x)
     slope = rng.uniform(0, 2 * np.pi)
     field = field + rng.uniform(0, 1) * ((np.cos(slope) * x + np.sin(slope) * y) / size - 0.5)
-    colours = _colours(rng, 2, [])
+    colours = tint(_colours(rng, 2, []), "background")
     blend = np.clip(0.5 + 0.5 * field, 0, 1)[..., None]
     return colours[0] + blend * (colours[1] - colours[0]), colours
 
@@ -176,13 +215,16 @@ def render_clip(class_name: str, params: dict[str, Any], rng: np.random.Generato
     pixel = np.arange(size) + 0.5
     x = pixel[None, None, :] + camera[:, 0, None, None]  # world coordinates seen by each column / row of each frame
     y = pixel[None, :, None] + camera[:, 1, None, None]
-    canvas, background = _background(rng, x, y, size)
+    # a pair's reverse member was redirected to its forward member above, so both share the forward's family
+    tint, family_shape = _appearance(params, class_name, rng)
+    canvas, background = _background(rng, x, y, size, tint)
     scale_lo, scale_hi = params["object_scale"]
     for _ in range(params["distractors"]):  # as varied as the object, so only motion tells them apart
         shape, colours, r = rng.choice(list(_SHAPES)), _colours(rng, 2, background), rng.uniform(scale_lo, scale_hi)
         _paint(canvas, x, y, shape, colours, np.tile(rng.uniform(0, size, 2), (frames, 1)),
                np.full(frames, rng.uniform(0, 2 * np.pi)), np.full(frames, r * size))
     shape, colours, r = rng.choice(list(_SHAPES)), _colours(rng, 2, background), rng.uniform(scale_lo, scale_hi) * size
+    shape, colours = family_shape or shape, tint(colours, "object")
     v, angle0 = rng.uniform(*params["speed"]) * size, rng.uniform(0, 2 * np.pi)
     offset, angle, radius = _MOTIONS[class_name](rng, _motion_times(rng, frames, params["active_fraction"]), v, r)
     # Place the path so the centre stays >= _MARGIN radii inside the frame throughout (centred if it cannot).
@@ -218,6 +260,9 @@ def _validate(params: dict[str, Any]) -> None:
     for key in ("noise_std", "camera_motion"):
         if not params[key] >= 0:
             raise ConfigError(f"{key}={params[key]!r}: must be >= 0")
+    appearance = params.get("appearance") or _MOTION_ONLY
+    if not (0 <= appearance["strength"] <= 1 and appearance["variation"] >= 0):
+        raise ConfigError(f"appearance={appearance!r}: strength must lie in [0, 1] and variation be >= 0")
 
 
 def generate_motion_dataset(params: dict[str, Any], out_dir: str | Path) -> dict[str, Any]:
