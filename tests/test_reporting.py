@@ -341,3 +341,17 @@ def test_the_accuracy_figure_adds_a_pair_panel_when_runs_measure_pairs(runs_csv:
     alone = plot_accuracy_vs_ipc(runs, tmp_path / "alone.png")
     paired = plot_accuracy_vs_ipc(runs.assign(pair_accuracy=0.6), tmp_path / "paired.png")
     assert Image.open(paired).size[0] > 1.4 * Image.open(alone).size[0]  # a second panel beside the first
+
+
+def test_cells_that_differ_from_random_real_are_marked_with_welchs_test(runs: pd.DataFrame) -> None:
+    # TSGF + 50 points: t = 70 / sqrt(2 * 100 / 3) = 8.6 on about 4 degrees of freedom; SRe2L + 10: p = 0.29
+    shifted = runs.assign(accuracy=runs["accuracy"] + np.where(runs["method"] == "tsgf", 0.5, 0.0))
+    table = main_table(shifted)
+    frame = table.frame.set_index("Method")
+    assert frame.loc["TSGF", "IPC 1"] == "95.0 ± 10.0 *"  # TSGF (with TSGF_A) against random real + TSGF_A
+    assert frame.loc["SRe2L", "IPC 1"] == "30.0 ± 10.0" and frame.loc["Random real", "IPC 1"] == "20.0 ± 10.0"
+    assert "Welch's t-test over seeds, two-sided p < 0.05" in table.caption
+    cells = summarise(shifted).set_index(["label", "ipc"])
+    assert cells.loc[("SRe2L", 1), "accuracy_p"] == pytest.approx(0.288, abs=0.001)
+    assert np.isnan(cells.loc[("Random real", 1), "accuracy_p"])
+    assert "Welch" not in main_table(runs).caption  # nothing differs significantly, so no mark and no sentence

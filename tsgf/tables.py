@@ -12,7 +12,9 @@ import json
 from pathlib import Path
 from typing import Any, Callable, NamedTuple
 
+import numpy as np
 import pandas as pd
+from scipy import stats
 
 MISSING = "–"  # a cell of the grid that was not run
 _BASE_LABELS = {"random_real": "Random real", "herding": "Herding", "kcenter": "K-Center", "dm": "DM",
@@ -29,6 +31,13 @@ METRICS = ["accuracy", "pair_accuracy", "motion_only_accuracy", "other_accuracy"
 # what pair accuracy is, said once for every caption that shows it
 PAIR_SENTENCE = (" Pair: on test clips of a time-reversed pair of classes, how often the student scores the true "
                  "class above its reversed partner (50% = no temporal information).")
+
+
+# A cell that differs from random real (same evaluation, IPC and labels) at this level carries SIGNIFICANT
+SIGNIFICANCE_LEVEL = 0.05
+SIGNIFICANT = " *"
+SIGNIFICANCE_SENTENCE = (f"{SIGNIFICANT.strip()}: differs from random real under the same labels, augmentation and "
+                         f"IPC (Welch's t-test over seeds, two-sided p < {SIGNIFICANCE_LEVEL}).")
 
 
 class Table(NamedTuple):
@@ -107,12 +116,32 @@ def summarise(runs: pd.DataFrame, metrics: list[str] | None = None) -> pd.DataFr
     for m in metrics:  # ddof=1 is undefined for one seed: report no spread rather than NaN
         cells[f"{m}_std"] = cells[f"{m}_std"].mask(cells[f"{m}_count"] == 1, 0.0)
     cells = cells.drop(columns=[f"{m}_count" for m in metrics])
+    for m in metrics:
+        cells[f"{m}_p"] = _p_versus_random_real(runs, cells, m)
     labels = [method_label(m, a) for m, a in zip(cells["method"], cells["augmentation"])]
     cells.insert(CELL_KEYS.index("augmentation") + 1, "label", labels)
     order = cells["label"].map(LABEL_ORDER.index)
     return (cells.assign(_order=order).sort_values(["dataset", "holdout", "_order", "ipc"], na_position="last",
                                                    kind="stable")
             .drop(columns="_order").reset_index(drop=True))
+
+
+def _p_versus_random_real(runs: pd.DataFrame, cells: pd.DataFrame, metric: str) -> list[float]:
+    """Per cell, Welch's two-sided p of its seeds' `metric` against random real's in the cell that differs only
+    in the method (NaN for random real itself, for full data, or with fewer than two seeds on either side)."""
+    groups = {key: frame[metric].dropna().to_numpy() for key, frame in runs.groupby(CELL_KEYS, dropna=False)}
+    method = CELL_KEYS.index("method")
+    p_values = []
+    for cell in cells[CELL_KEYS].itertuples(index=False):
+        cell = tuple(cell)
+        baseline = groups.get(cell[:method] + ("random_real",) + cell[method + 1:], np.array([]))
+        mine = groups.get(cell, np.array([]))
+        if cell[method] == "random_real" or min(len(mine), len(baseline)) < 2 or np.array_equal(mine, baseline):
+            p_values.append(float("nan"))
+            continue
+        with np.errstate(all="ignore"):  # two constant samples: no spread, so no test (NaN)
+            p_values.append(float(stats.ttest_ind(mine, baseline, equal_var=False).pvalue))
+    return p_values
 
 
 def has_pairs(cells: pd.DataFrame) -> bool:
@@ -151,7 +180,16 @@ def _switch(augmentation: str) -> str:
 
 
 def _cell_text(cell: pd.Series | None, metric: str) -> str:
-    return MISSING if cell is None else format_mean_std(cell[f"{metric}_mean"], cell[f"{metric}_std"])
+    if cell is None:
+        return MISSING
+    significant = cell.get(f"{metric}_p", float("nan")) < SIGNIFICANCE_LEVEL
+    return format_mean_std(cell[f"{metric}_mean"], cell[f"{metric}_std"]) + (SIGNIFICANT if significant else "")
+
+
+def _significance_note(frame: pd.DataFrame) -> str:
+    """The caption sentence for SIGNIFICANT, where any cell of the table carries it."""
+    marked = frame.astype(str).apply(lambda column: column.str.endswith(SIGNIFICANT)).to_numpy().any()
+    return " " + SIGNIFICANCE_SENTENCE if marked else ""
 
 
 def _scope_sentence(runs: pd.DataFrame, cells: pd.DataFrame, what: str) -> str:
@@ -269,7 +307,7 @@ def main_table(runs: pd.DataFrame) -> Table:
         frame = pd.concat([frame, cited], ignore_index=True)
         caption += (" Rows marked (cited) are published numbers of other work, copied with their source, not "
                     "measured here; their protocols may differ from this run's.")
-    return Table(frame, caption)
+    return Table(frame, caption + _significance_note(frame))
 
 
 def ablation_table(runs: pd.DataFrame) -> Table:
@@ -300,7 +338,8 @@ def ablation_table(runs: pd.DataFrame) -> Table:
         caption += f" Not run, so left out: {', '.join(absent)}."
     if MISSING in {v for row in rows for v in row.values()}:
         caption += f" {MISSING}: cell not run."
-    return Table(pd.DataFrame(rows, columns=["TSGF_O", *columns.values()]), caption)
+    frame = pd.DataFrame(rows, columns=["TSGF_O", *columns.values()])
+    return Table(frame, caption + _significance_note(frame))
 
 
 def motion_class_table(runs: pd.DataFrame) -> Table:
@@ -429,7 +468,8 @@ def ablation_sweep_table(runs: pd.DataFrame, name: str, spec: dict[str, Any]) ->
     chance = chance_level(runs)
     if chance is not None:
         caption += f" Chance level: {chance:.1f}%."
-    return Table(pd.DataFrame(rows), caption)
+    frame = pd.DataFrame(rows)
+    return Table(frame, caption + _significance_note(frame))
 
 
 def _latex_escape(text: str) -> str:
