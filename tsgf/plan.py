@@ -171,7 +171,7 @@ class _Planner:
         soft_teacher = teacher if labels["kind"] == "soft" else None
         evaluations = {}
         for augmentation in AUGMENTATIONS:
-            params = student if augmentation == "none" else {
+            params = {**student, "augment": config["evaluation"]["augment"]} if augmentation == "none" else {
                 **student, "tsgf_a": config["evaluation"]["tsgf_a"], "saliency": config["saliency"]}
             name = f"{augmentation}-{stage_hash(prepared, soft_teacher, params)}"
             self.plan.evaluations[name] = {"augmentation": augmentation, "params": params, "data": prepared,

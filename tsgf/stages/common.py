@@ -46,8 +46,12 @@ def write_training_set(out: Path, data: ClipSet, clips: np.ndarray, rows: np.nda
         "clip_id": [f"{source}/{data.classes[label]}/{i % ipc}" for i, label in enumerate(labels)],
         "split": "train", "source": [f"{source}:{clip_id}" for clip_id in real_ids],
         "status": "ok", "reason": ""})
+    # how far synthesis moved the clips from the real ones they started from (0 for a selection; from noise, the
+    # distance to the real clip at that position): mean |difference| per pixel value, in [0, 1]
+    distance = float(np.abs(clips.astype(np.float32) - np.asarray(data.clips[rows], np.float32)).mean() / 255)
     write_clipset(out, clips, manifest, data.classes, data.meta["mean"], data.meta["std"], recipe,
-                  data.meta["motion_only_classes"], extra_meta={"dataset": data.meta["dataset"], **extra})
+                  data.meta["motion_only_classes"],
+                  extra_meta={"dataset": data.meta["dataset"], "distance_to_real": distance, **extra})
 
 
 def shard_of(params: dict[str, Any], num_classes: int, ipc: int, number: int) -> Shard:

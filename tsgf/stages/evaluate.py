@@ -29,7 +29,7 @@ def evaluate_set(args: argparse.Namespace) -> None:
     """A student on a training set (selected or synthesised), with its augmentation and labels."""
     import torch
 
-    from tsgf.augment import SaliencyAugmentConfig, saliency_guided_augment
+    from tsgf.augment import SaliencyAugmentConfig, random_clip_augment, saliency_guided_augment
     from tsgf.models import load_network
     from tsgf.saliency import SaliencyConfig, spatial_saliency_map
     from tsgf.stages.torch_common import normalisation, start_compute
@@ -48,6 +48,12 @@ def evaluate_set(args: argparse.Namespace) -> None:
 
         def augment(clips: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
             return saliency_guided_augment(clips, spatial_saliency_map(clips, saliency), gen, tsgf_a)
+
+    elif tuple(params["augment"]["crop_scale"]) != (1.0, 1.0) or params["augment"]["flip"]:
+        crop_scale, flip = tuple(params["augment"]["crop_scale"]), params["augment"]["flip"]
+
+        def augment(clips: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+            return random_clip_augment(clips, gen, crop_scale, flip, max_roll=0.0)
 
     soft_labels = None
     if params["labels"]["kind"] == "soft":
