@@ -35,8 +35,8 @@ def test_the_shipped_configs_plan_every_ablation():
 
 def test_main_experiment_grid_and_distinct_addresses():
     plan = plan_of({})
-    methods, ipcs, seeds = (DEFAULT["experiment"][key] for key in ("methods", "ipcs", "seeds"))
-    assert len(plan.result_files("main")) == len(methods) * 2 * len(ipcs) * len(seeds) + len(seeds)
+    methods, labels, ipcs, seeds = (DEFAULT["experiment"][key] for key in ("methods", "labels", "ipcs", "seeds"))
+    assert len(plan.result_files("main")) == len(methods) * len(labels) * 2 * len(ipcs) * len(seeds) + len(seeds)
     assert sorted(entry["method"] for entry in plan.sets.values()) == sorted(methods)
     assert len(plan.datasets) == 1 and len(plan.teachers) == 1
 
@@ -51,14 +51,17 @@ def test_a_variant_equal_to_the_base_reuses_the_main_results():
     assert len(plan.sets_of("sre2l")) == 1 and len(plan.sets_of("tsgf")) == 2
 
 
-def test_an_evaluation_sweep_reuses_the_sets_and_a_data_sweep_makes_its_own_teacher():
-    plan = plan_of({"labels": {"sweep": {"evaluation.labels.kind": ["hard", "soft"]}, "methods": ["sre2l"],
-                               "augmentations": ["none"]},
+def test_soft_labels_reuse_the_sets_and_take_the_teacher_and_a_data_sweep_makes_its_own_teacher():
+    plan = plan_of({"temperature": {"sweep": {"evaluation.labels.temperature": [4.0]}, "methods": ["sre2l"],
+                                    "augmentations": ["none"], "labels": ["hard", "soft"], "seeds": [0]},
                     "frames": {"sweep": {"dataset.motion.frames": [4, 8]}, "methods": ["random_real"]}})
-    hard, soft = plan.runs["labels"]
-    assert hard["sets"] == soft["sets"] == plan.runs["main"][0]["sets"]
-    soft_evaluation = soft["results"][0].split("/")[3]
-    assert plan.evaluations[soft_evaluation]["teacher"] == hard["teacher"]  # soft labels come from the teacher
+    (variant,) = plan.runs["temperature"]
+    assert variant["sets"] == plan.runs["main"][0]["sets"]
+    hard_result, soft_result = variant["results"]  # one IPC, one seed, one augmentation: hard first
+    assert hard_result in plan.result_files("main")  # the main experiment's hard-label student
+    soft_evaluation = plan.evaluations[soft_result.split("/")[3]]
+    assert soft_evaluation["params"]["labels"]["kind"] == "soft"
+    assert soft_evaluation["teacher"] == variant["teacher"]  # soft labels come from the teacher
     four, eight = plan.runs["frames"]
     assert four["prepared"] != eight["prepared"] == plan.runs["main"][0]["prepared"]
     assert four["teacher"] != eight["teacher"] and len(plan.teachers) == 2

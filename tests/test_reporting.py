@@ -15,7 +15,7 @@ from tsgf.clip_export import export_set_gif, set_mosaic, write_gif
 from tsgf.clipset import load_clipset, write_clipset
 from tsgf.figures import (plot_ablation, plot_accuracy_vs_ipc, plot_clip_motion, plot_cost, plot_distilled_clips,
                           plot_motion_classes)
-from tsgf.tables import (MISSING, ablation_sweep_table, ablation_table, cited_results, cost_table, format_mean_std,
+from tsgf.tables import (MISSING, SOFT_LABELS, ablation_sweep_table, ablation_table, cited_results, cost_table, format_mean_std,
                          human_bytes, load_runs, main_table, method_label, motion_class_table, motion_strength_table,
                          summarise, write_all_tables, write_table)
 from schema_configs import saliency_config
@@ -355,3 +355,18 @@ def test_cells_that_differ_from_random_real_are_marked_with_welchs_test(runs: pd
     assert cells.loc[("SRe2L", 1), "accuracy_p"] == pytest.approx(0.288, abs=0.001)
     assert np.isnan(cells.loc[("Random real", 1), "accuracy_p"])
     assert "Welch" not in main_table(runs).caption  # nothing differs significantly, so no mark and no sentence
+
+
+def test_soft_label_cells_get_their_own_rows_and_their_own_random_real_baseline(runs: pd.DataFrame) -> None:
+    # the same grid again under soft labels, where random real is 50 points higher: TSGF (+50 under hard labels
+    # and soft) then differs from random real under hard labels only, and the 2x2 grid keeps the hard-label cells
+    shifted = runs.assign(accuracy=runs["accuracy"] + np.where(runs["method"] == "tsgf", 0.5, 0.0), labels="hard")
+    soft = shifted[shifted["method"] != "full"].assign(
+        labels="soft (T = 4)", accuracy=lambda r: r["accuracy"] + np.where(r["method"] == "random_real", 0.5, 0.0))
+    both = pd.concat([shifted, soft], ignore_index=True)
+    frame = main_table(both).frame.set_index("Method")
+    assert frame.loc["TSGF", "IPC 1"] == "95.0 ± 10.0 *"
+    assert frame.loc["TSGF, soft labels", "IPC 1"] == "95.0 ± 10.0"  # its baseline is soft random real, 70
+    assert frame.loc["Random real, soft labels", "IPC 1"] == "70.0 ± 10.0"
+    assert frame.index.is_unique and frame.index.get_loc("Random real" + SOFT_LABELS) > frame.index.get_loc("Full data")
+    assert ablation_table(both).frame.equals(ablation_table(shifted).frame)

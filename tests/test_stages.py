@@ -15,7 +15,7 @@ import yaml
 
 from tsgf.cli import build_parser
 from tsgf.code_dependencies import module_file, stage_code, stage_modules
-from tsgf.methods import AUGMENTATIONS, METHODS
+from tsgf.methods import AUGMENTATIONS, LABEL_KINDS, METHODS
 from tsgf.stages import STAGES
 
 REPO = Path(__file__).resolve().parents[1]
@@ -125,3 +125,4 @@ def test_the_schema_offers_exactly_the_packages_methods_and_augmentations():
     schema = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
     assert tuple(schema["$defs"]["methods"]["items"]["enum"]) == METHODS
     assert tuple(schema["$defs"]["augmentations"]["items"]["enum"]) == AUGMENTATIONS
+    assert tuple(schema["$defs"]["labels"]["items"]["enum"]) == LABEL_KINDS

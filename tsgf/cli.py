@@ -62,7 +62,7 @@ _ARGUMENTS = {
         ("--train-set", dict(required=True, type=Path, help="a clip set to train on (distilled or selected)")),
         ("--method", dict(required=True, help="the training set's method name, for the results row")),
         ("--augmentation", dict(choices=AUGMENTATIONS, default="none")),
-        ("--teacher", dict(type=Path, help="the teacher's directory, for evaluation.labels.kind 'soft'")),
+        ("--teacher", dict(type=Path, help="the teacher's directory, for soft labels (labels.kind 'soft')")),
         _SEED, _PARAMS, _OUT]),
     "evaluate_full_data": ("train a fresh student on the full real train split, test it on real clips", True, [
         ("--data", dict(required=True, type=Path, help="the real prepared clip set")), _SEED, _PARAMS, _OUT]),

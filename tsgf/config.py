@@ -25,7 +25,7 @@ import yaml
 
 from tsgf.datasets.layouts import EXPECTED_LAYOUT
 from tsgf.errors import ConfigError
-from tsgf.methods import AUGMENTATIONS, CORESET_METHODS, DISTILLED_METHODS, METHODS
+from tsgf.methods import AUGMENTATIONS, CORESET_METHODS, DISTILLED_METHODS, LABEL_KINDS, METHODS
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"
 COMMAND_LINE = "the command line (--config)"
@@ -325,7 +325,7 @@ def stage_hash(*parts: Any) -> str:
     return hashlib.sha1(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:8]
 
 
-__all__ = ["METHODS", "CORESET_METHODS", "DISTILLED_METHODS", "AUGMENTATIONS", "SCHEMA_PATH", "COMMAND_LINE",
+__all__ = ["METHODS", "CORESET_METHODS", "DISTILLED_METHODS", "AUGMENTATIONS", "LABEL_KINDS", "SCHEMA_PATH", "COMMAND_LINE",
            "SCHEMA_DEFAULT", "Provenance", "ValidatedConfig", "config_sources", "config_file_label",
            "typed_command_line", "merge_config_sources", "validate_config", "validate_config_sources",
            "schema_defaults", "stage_hash"]

@@ -7,5 +7,7 @@ METHODS = ("random_real", "herding", "kcenter", "dm", "sre2l", "tsgf")
 CORESET_METHODS = ("herding", "kcenter")
 DISTILLED_METHODS = {"sre2l": False, "tsgf": True}  # synthesised against the teacher; name -> TSGF_O enabled
 AUGMENTATIONS = ("none", "tsgf_a")
+# What a student on a training set learns from: the set's class labels, or the teacher's (SRe2L's relabelling)
+LABEL_KINDS = ("hard", "soft")
 
-__all__ = ["METHODS", "CORESET_METHODS", "DISTILLED_METHODS", "AUGMENTATIONS"]
+__all__ = ["METHODS", "CORESET_METHODS", "DISTILLED_METHODS", "AUGMENTATIONS", "LABEL_KINDS"]

@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tsgf.config import (AUGMENTATIONS, CORESET_METHODS, DISTILLED_METHODS, METHODS, config_sources, stage_hash,
-                         validate_config)
+from tsgf.config import (AUGMENTATIONS, CORESET_METHODS, DISTILLED_METHODS, LABEL_KINDS, METHODS, config_sources,
+                         stage_hash, validate_config)
 from tsgf.datasets import dataset_params
 from tsgf.datasets.layouts import expected_num_classes
 from tsgf.errors import ConfigError
@@ -164,32 +164,35 @@ class _Planner:
             self.plan.sets[name] = entry
             sets[method] = name
 
-        labels = config["evaluation"]["labels"]
-        student = {"network": config["student"]["network"], "train": config["evaluation"]["train"], "labels": labels,
+        student = {"network": config["student"]["network"], "train": config["evaluation"]["train"],
                    **split, **precision}
-        # soft labels come from the teacher, so the teacher is part of such an evaluation's address
-        soft_teacher = teacher if labels["kind"] == "soft" else None
         evaluations = {}
-        for augmentation in AUGMENTATIONS:
-            params = {**student, "augment": config["evaluation"]["augment"]} if augmentation == "none" else {
-                **student, "tsgf_a": config["evaluation"]["tsgf_a"], "saliency": config["saliency"]}
-            name = f"{augmentation}-{stage_hash(prepared, soft_teacher, params)}"
-            self.plan.evaluations[name] = {"augmentation": augmentation, "params": params, "data": prepared,
-                                           "teacher": soft_teacher}
-            evaluations[augmentation] = name
+        for kind in LABEL_KINDS:
+            labels = {"kind": kind, "temperature": config["evaluation"]["labels"]["temperature"]}
+            # soft labels come from the teacher, so the teacher is part of such an evaluation's address
+            soft_teacher = teacher if kind == "soft" else None
+            for augmentation in AUGMENTATIONS:
+                params = {**student, "labels": labels}
+                params.update({"augment": config["evaluation"]["augment"]} if augmentation == "none" else
+                              {"tsgf_a": config["evaluation"]["tsgf_a"], "saliency": config["saliency"]})
+                name = f"{augmentation}-{stage_hash(prepared, soft_teacher, params)}"
+                self.plan.evaluations[name] = {"augmentation": augmentation, "params": params, "data": prepared,
+                                               "teacher": soft_teacher}
+                evaluations[augmentation, kind] = name
         full_params = {"network": config["student"]["network"],
                        "full_data_train": config["evaluation"]["full_data_train"], **split, **precision}
         full = f"full-{stage_hash(prepared, full_params)}"
         self.plan.full_evaluations[full] = {"params": full_params, "data": prepared}
         return {"prepared": prepared, "teacher": teacher, "sets": sets, "evaluations": evaluations, "full": full}
 
-    def results_of(self, stages: dict[str, Any], methods: list[str], augmentations: list[str], ipcs: list[int],
-                   seeds: list[int], full_data: bool) -> list[str]:
-        """The evaluation results of one config's grid (the full-data students last)."""
-        results = self.plan.results
-        paths = [f"{results}/eval/{stages['evaluations'][augmentation]}/{stages['sets'][method]}/ipc{ipc}-seed{seed}"
-                 f".json" for method in methods for augmentation in augmentations for ipc in ipcs for seed in seeds]
-        if full_data:
+    def results_of(self, stages: dict[str, Any], grid: dict[str, Any], seeds: list[int]) -> list[str]:
+        """The evaluation results of one config's grid (`experiment` or an ablation entry: its methods,
+        augmentations, labels, ipcs and full_data), the full-data students last."""
+        results, evaluations, sets = self.plan.results, stages["evaluations"], stages["sets"]
+        paths = [f"{results}/eval/{evaluations[augmentation, kind]}/{sets[method]}/ipc{ipc}-seed{seed}.json"
+                 for method in grid["methods"] for kind in grid["labels"] for augmentation in grid["augmentations"]
+                 for ipc in grid["ipcs"] for seed in seeds]
+        if grid["full_data"]:
             paths += [f"{results}/eval/{stages['full']}/seed{seed}.json" for seed in seeds]
         return paths
 
@@ -213,8 +216,7 @@ def build_plan(config: dict[str, Any], schema_path: str | Path) -> Plan:
     planner = _Planner(config)
     experiment = config["experiment"]
     stages = planner.stages(config)
-    main = planner.results_of(stages, experiment["methods"], experiment["augmentations"], experiment["ipcs"],
-                              experiment["seeds"], experiment["full_data"])
+    main = planner.results_of(stages, experiment, experiment["seeds"])
     planner.plan.runs[MAIN] = [{"label": "", "overrides": {}, "default": True, "prepared": stages["prepared"],
                                 "teacher": stages["teacher"], "sets": stages["sets"], "results": main}]
     for name, spec in selected_ablations(config).items():
@@ -229,8 +231,7 @@ def build_plan(config: dict[str, Any], schema_path: str | Path) -> Plan:
                                       source=f"{config_sources(config, 'ablations', name)}: {where}, variant {label}")
             stages = planner.stages(variant)
             seeds = spec["seeds"] or experiment["ablation_seeds"] or experiment["seeds"]
-            results = planner.results_of(stages, spec["methods"], spec["augmentations"], spec["ipcs"], seeds,
-                                         spec["full_data"])
+            results = planner.results_of(stages, spec, seeds)
             # the variant that keeps the base config's value of every swept key: marked "default" in tables
             default = all(_get_dotted(variant, key) == _get_dotted(config, key) for key in spec["sweep"])
             variants.append({"label": label, "overrides": overrides, "default": default,

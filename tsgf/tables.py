@@ -21,12 +21,13 @@ _BASE_LABELS = {"random_real": "Random real", "herding": "Herding", "kcenter": "
                 "sre2l": "SRe2L", "tsgf": "TSGF", "full": "Full data"}
 _AUGMENTATIONS = ("none", "tsgf_a")
 _SET_METHODS = [m for m in _BASE_LABELS if m != "full"]
+SOFT_LABELS = ", soft labels"  # what a cell's name adds when its students learnt from the teacher's labels
 # Row order of every table and legend: each training set as the paper reports it (TSGF with TSGF_A, the others
-# without), then the remaining grid cells, full data last.
-LABEL_ORDER = ([_BASE_LABELS[m] for m in _SET_METHODS]
-               + [f"{_BASE_LABELS[m]} + TSGF_A" for m in _SET_METHODS if m != "tsgf"] + ["TSGF_O only"]
-               + ["Full data", "Full data + TSGF_A"])
-CELL_KEYS = ["ablation", "variant", "dataset", "holdout", "method", "augmentation", "ipc"]
+# without), then the remaining grid cells, full data; then the same sets under soft labels.
+_HARD_ORDER = ([_BASE_LABELS[m] for m in _SET_METHODS]
+               + [f"{_BASE_LABELS[m]} + TSGF_A" for m in _SET_METHODS if m != "tsgf"] + ["TSGF_O only"])
+LABEL_ORDER = (_HARD_ORDER + ["Full data", "Full data + TSGF_A"] + [label + SOFT_LABELS for label in _HARD_ORDER])
+CELL_KEYS = ["ablation", "variant", "dataset", "holdout", "method", "augmentation", "labels", "ipc"]
 METRICS = ["accuracy", "pair_accuracy", "motion_only_accuracy", "other_accuracy"]
 # what pair accuracy is, said once for every caption that shows it
 PAIR_SENTENCE = (" Pair: on test clips of a time-reversed pair of classes, how often the student scores the true "
@@ -47,14 +48,17 @@ class Table(NamedTuple):
     caption: str
 
 
-def method_label(method: str, augmentation: str) -> str:
-    """The name a (method, augmentation) cell carries in tables and legends."""
+def method_label(method: str, augmentation: str, labels: str = "hard") -> str:
+    """The name a (method, augmentation, labels) cell carries in tables and legends; `labels` as runs.csv has it
+    ("hard", or "soft (T = ...)")."""
     if method not in _BASE_LABELS or augmentation not in _AUGMENTATIONS:
         raise ValueError(f"unknown cell method={method!r}, augmentation={augmentation!r}: methods are "
                          f"{sorted(_BASE_LABELS)}, augmentations {list(_AUGMENTATIONS)}")
     if method == "tsgf":  # the full method is TSGF_O and TSGF_A together
-        return "TSGF" if augmentation == "tsgf_a" else "TSGF_O only"
-    return _BASE_LABELS[method] + (" + TSGF_A" if augmentation == "tsgf_a" else "")
+        name = "TSGF" if augmentation == "tsgf_a" else "TSGF_O only"
+    else:
+        name = _BASE_LABELS[method] + (" + TSGF_A" if augmentation == "tsgf_a" else "")
+    return name + (SOFT_LABELS if labels.startswith("soft") else "")
 
 
 def set_label(method: str) -> str:
@@ -96,12 +100,13 @@ def load_runs(runs_csv: str | Path | list[str | Path]) -> pd.DataFrame:
 
 
 def summarise(runs: pd.DataFrame, metrics: list[str] | None = None) -> pd.DataFrame:
-    """One row per (ablation, variant, dataset, holdout, method, augmentation, ipc): each metric in percent
+    """One row per (ablation, variant, dataset, holdout, method, augmentation, labels, ipc): each metric in percent
     (mean, std, n over seeds), mean storage_bytes, num_train_clips and the set's cost (distill_seconds,
     distill_peak_rss_mb); rows in LABEL_ORDER, then by IPC."""
     metrics = metrics or METRICS
     runs = runs.assign(ablation=runs["ablation"] if "ablation" in runs else "main",
                        variant=runs["variant"].fillna("") if "variant" in runs else "",
+                       labels=runs["labels"].fillna("hard") if "labels" in runs else "hard",
                        ipc=pd.to_numeric(runs["ipc"], errors="coerce").astype("Int64"),
                        distill_peak_rss_mb=pd.to_numeric(runs.get("distill_peak_rss_mb"), errors="coerce"),
                        # runs made before a metric existed lack its column: their cells show it as missing
@@ -118,8 +123,8 @@ def summarise(runs: pd.DataFrame, metrics: list[str] | None = None) -> pd.DataFr
     cells = cells.drop(columns=[f"{m}_count" for m in metrics])
     for m in metrics:
         cells[f"{m}_p"] = _p_versus_random_real(runs, cells, m)
-    labels = [method_label(m, a) for m, a in zip(cells["method"], cells["augmentation"])]
-    cells.insert(CELL_KEYS.index("augmentation") + 1, "label", labels)
+    labels = [method_label(m, a, kind) for m, a, kind in zip(cells["method"], cells["augmentation"], cells["labels"])]
+    cells.insert(CELL_KEYS.index("labels") + 1, "label", labels)
     order = cells["label"].map(LABEL_ORDER.index)
     return (cells.assign(_order=order).sort_values(["dataset", "holdout", "_order", "ipc"], na_position="last",
                                                    kind="stable")
@@ -311,7 +316,11 @@ def main_table(runs: pd.DataFrame) -> Table:
 
 
 def ablation_table(runs: pd.DataFrame) -> Table:
-    """The 2x2 grid TSGF_O x TSGF_A per IPC: rows TSGF_O off (SRe2L distillation) / on, columns TSGF_A off / on."""
+    """The 2x2 grid TSGF_O x TSGF_A per IPC: rows TSGF_O off (SRe2L distillation) / on, columns TSGF_A off / on;
+    on hard labels where the runs have them (the paper's protocol), else on the one soft-label kind."""
+    if "labels" in runs and runs["labels"].nunique() > 1:
+        kinds = runs["labels"].dropna().unique()
+        runs = runs[runs["labels"] == ("hard" if "hard" in kinds else sorted(kinds)[0])]
     cells = summarise(runs)
     cells = cells[cells["method"].isin(["sre2l", "tsgf"]) & cells["ipc"].notna()]
     augmentations = [a for a in _AUGMENTATIONS if (cells["augmentation"] == a).any()]
@@ -431,9 +440,10 @@ def ablation_sweep_table(runs: pd.DataFrame, name: str, spec: dict[str, Any]) ->
     variants = list(dict.fromkeys(runs["variant"]))
     defaults = default_variants(runs)
     # columns by training set, then augmentation and IPC: a sweep compares sets under the same evaluation
-    labelled = cells[cells["ipc"].notna()].drop_duplicates(["method", "augmentation", "ipc"])
+    labelled = cells[cells["ipc"].notna()].drop_duplicates(["label", "ipc"])
     labelled = labelled.assign(_set=labelled["method"].map(_SET_METHODS.index))
-    columns = [(row.label, int(row.ipc)) for row in labelled.sort_values(["_set", "augmentation", "ipc"]).itertuples()]
+    columns = [(row.label, int(row.ipc))
+               for row in labelled.sort_values(["_set", "labels", "augmentation", "ipc"]).itertuples()]
     teachers = runs.groupby("variant", sort=False)["teacher_accuracy"].first() * 100
     show_teacher = teachers.nunique() > 1
     # storage where the variants change it (clip size, or the teacher that soft labels need)
@@ -534,7 +544,7 @@ def write_all_tables(runs_csv: Path | list[Path], out_dir: Path, ablations: dict
     return written
 
 
-__all__ = ["MISSING", "LABEL_ORDER", "CITED_RESULTS", "cited_results", "Table", "method_label", "set_label",
+__all__ = ["MISSING", "SOFT_LABELS", "LABEL_ORDER", "CITED_RESULTS", "cited_results", "Table", "method_label", "set_label",
            "format_mean_std", "human_bytes", "load_runs", "summarise", "chance_level", "scope_of", "main_table",
            "ablation_table", "motion_class_table", "motion_strength_table", "cost_table", "default_variants",
            "ablation_sweep_table", "write_table", "write_all_tables"]

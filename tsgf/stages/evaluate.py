@@ -58,7 +58,8 @@ def evaluate_set(args: argparse.Namespace) -> None:
     soft_labels = None
     if params["labels"]["kind"] == "soft":
         if args.teacher is None:
-            raise TSGFError("evaluation.labels.kind is 'soft' but no --teacher was given to take the labels from")
+            raise TSGFError("this student learns from soft labels (params labels.kind 'soft') but no --teacher was "
+                            "given to take them from")
         # the teacher sees its input normalised as in its own training
         teacher_train = json.loads((args.teacher / "metrics.json").read_text())["params"]["train"]
         soft_labels = SoftLabels(load_network(args.teacher / "model.pt"), params["labels"]["temperature"],
