@@ -15,7 +15,7 @@ from tsgf.clip_export import export_set_gif, set_mosaic, write_gif
 from tsgf.clipset import load_clipset, write_clipset
 from tsgf.figures import (plot_ablation, plot_accuracy_vs_ipc, plot_clip_motion, plot_cost, plot_distilled_clips,
                           plot_motion_classes)
-from tsgf.tables import (MISSING, SOFT_LABELS, ablation_sweep_table, ablation_table, cited_results, cost_table, format_mean_std,
+from tsgf.tables import (MISSING, ORDER_BLIND_ROW, SOFT_LABELS, ablation_sweep_table, ablation_table, cited_results, cost_table, format_mean_std,
                          human_bytes, load_runs, main_table, method_label, motion_class_table, motion_strength_table,
                          summarise, write_all_tables, write_table)
 from schema_configs import saliency_config
@@ -370,3 +370,13 @@ def test_soft_label_cells_get_their_own_rows_and_their_own_random_real_baseline(
     assert frame.loc["Random real, soft labels", "IPC 1"] == "70.0 ± 10.0"
     assert frame.index.is_unique and frame.index.get_loc("Random real" + SOFT_LABELS) > frame.index.get_loc("Full data")
     assert ablation_table(both).frame.equals(ablation_table(shifted).frame)
+
+
+def test_the_order_blind_probe_is_a_row_of_the_main_table(runs: pd.DataFrame) -> None:
+    probe = {"accuracy": 0.6, "pair_accuracy": 0.5, "holdout": "test"}
+    runs = runs.assign(pair_accuracy=0.7)
+    table = main_table(runs, probe)
+    row = table.frame.set_index("Method").loc[ORDER_BLIND_ROW]
+    assert row["IPC 1"] == "60.0" and row["Pair IPC 1"] == "50.0" and row["Storage IPC 1"] == MISSING
+    assert "frames are shuffled" in table.caption
+    assert ORDER_BLIND_ROW not in set(main_table(runs).frame["Method"])

@@ -146,6 +146,22 @@ def test_a_killed_student_evaluation_resumes_to_the_same_result(workspace, tmp_p
         assert reference[key] == result[key], key
 
 
+def test_a_student_without_tsgf_a_trains_on_the_clip_consistent_crop(workspace, tmp_path):
+    """`evaluation.augment` reaches the students without TSGF_A: [1, 1] (the schema's default, no augmentation)
+    and a real crop train different students from the same seed."""
+    def result(crop_scale: list[float]) -> dict:
+        out = tmp_path / f"crop{crop_scale[0]}.json"
+        params = {**EVALUATE, "augment": {"crop_scale": crop_scale, "flip": False}}
+        run(tsgf("evaluate_set", "--data", str(workspace / "data"), "--train-set", str(workspace / "set"),
+                 "--method", "random_real", "--augmentation", "none", "--seed", "0", "--params", json.dumps(params),
+                 "--out", str(out)))
+        return json.loads(out.read_text())
+
+    plain, cropped = result([1.0, 1.0]), result([0.5, 1.0])
+    assert plain["final_train_loss"] != cropped["final_train_loss"]
+    assert plain["final_train_loss"] == result([1.0, 1.0])["final_train_loss"]  # and not by chance: it is seeded
+
+
 def separable_source() -> ClipSource:
     generator = torch.Generator().manual_seed(0)
     clips = (torch.rand(8, 4, 3, 8, 8, generator=generator) * 255).to(torch.uint8).numpy()

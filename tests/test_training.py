@@ -219,3 +219,14 @@ def test_pair_accuracy_ranks_the_true_class_against_its_reversed_partner_only():
     blind = evaluate_classifier(_ZeroLogits(), data, 4, 1, 3, 0, CPU, 4, partners=np.array([1, 0, -1, -1]))
     assert blind["pair_accuracy"] == 0.5  # every comparison a tie
     assert evaluate_classifier(_FirstLogitIsBrightness(), data, 4, 1, 3, 0, CPU, 4)["pair_accuracy"] is None
+
+
+def test_shuffled_frames_are_each_clips_own_frames_in_an_order_that_forgets_time():
+    from tsgf.augment import shuffle_frames
+
+    clips = torch.arange(2 * 6, dtype=torch.float32).reshape(2, 6, 1, 1, 1).expand(2, 6, 3, 4, 4).clone()
+    shuffled = shuffle_frames(clips, torch.Generator().manual_seed(0))
+    for original, mixed in zip(clips, shuffled):
+        assert sorted(mixed[:, 0, 0, 0].tolist()) == original[:, 0, 0, 0].tolist()  # a permutation of its frames
+    assert not torch.equal(shuffled, clips)
+    assert torch.equal(shuffled, shuffle_frames(clips, torch.Generator().manual_seed(0)))  # seeded

@@ -56,6 +56,14 @@ def random_clip_augment(clips: torch.Tensor, generator: torch.Generator, crop_sc
     return out
 
 
+def shuffle_frames(clips: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Each clip's frames (N, T, ...) in a random order of its own: what the order-blind probe trains and tests on,
+    so that a clip and its time reversal look the same to it."""
+    n, t = clips.shape[:2]
+    order = torch.argsort(torch.rand(n, t, generator=generator), dim=1)
+    return clips[torch.arange(n)[:, None], order]
+
+
 @dataclass(frozen=True)
 class SaliencyAugmentConfig:
     """TSGF_A. `guided` false draws the same crops and erasures at uniformly random places (the control)."""
@@ -114,4 +122,5 @@ __all__ = [
     "random_clip_augment",
     "SaliencyAugmentConfig",
     "saliency_guided_augment",
+    "shuffle_frames",
 ]

@@ -1,7 +1,7 @@
 """`python -m tsgf <stage> ...`: one command per workflow stage; the Snakemake rule of the same name calls it.
 
 Stages, in data-flow order: generate_motion_dataset or prepare_dataset, class_motion_strength -> train_teacher,
-teacher_features -> random_real, select_coreset, distribution_matching, distill (shards) -> merge_distilled ->
+teacher_features, order_blind_probe -> random_real, select_coreset, distribution_matching, distill (shards) -> merge_distilled ->
 evaluate_set, evaluate_full_data -> aggregate_runs -> make_tables, make_figures. Parameters arrive as one JSON object
 (`--params`, text or @file), already validated by the workflow; each stage writes what it used into its outputs.
 This module only parses: the handler, `tsgf.stages.<module>.<stage>` (tsgf/stages/__init__.py says which module),
@@ -46,6 +46,8 @@ _ARGUMENTS = {
                          True, [_DATA, _TEACHER,
                                 ("--params", dict(required=True, help="the teacher's params (split, batch size)")),
                                 _OUT]),
+    "order_blind_probe": ("the teacher's network and recipe on frame-shuffled clips: the accuracy that needs no "
+                          "temporal order", True, [_DATA, _PARAMS, _OUT]),
     "random_real": ("select random real clips per class", False, [_DATA, _IPC, _SEED, _PARAMS, _OUT]),
     "select_coreset": ("pick a herding or k-center coreset on the teacher's features", False, [
         _DATA, _IPC, _SEED, _PARAMS, _OUT, ("--method", dict(required=True, choices=CORESET_METHODS)),
@@ -74,6 +76,7 @@ _ARGUMENTS = {
         _OUT]),
     "make_tables": ("every table (main, ablations, motion, cost) as CSV, Markdown and LaTeX", False, [
         _RUNS, _ABLATIONS, ("--motion-strength", dict(type=Path, help="the motion-strength CSV of the main data")),
+        ("--order-blind", dict(type=Path, help="the order_blind_probe result of the main teacher (JSON)")),
         _OUT_DIR]),
     "make_figures": ("accuracy vs IPC and vs cost, distilled clips with their saliency, their optical flow, "
                      "motion-class accuracy, one figure per ablation; each set as an animated GIF", False, [

@@ -272,9 +272,13 @@ def _cited_frame(dataset: str, columns: list[str]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
-def main_table(runs: pd.DataFrame) -> Table:
-    """Accuracy and storage per IPC: rows Random real, SRe2L, TSGF, the other evaluated cells, Full data and the
-    teacher (measured), then the published numbers for this dataset, each marked cited with its source."""
+ORDER_BLIND_ROW = "Order-blind probe (teacher's network, frames shuffled)"
+
+
+def main_table(runs: pd.DataFrame, order_blind: dict[str, Any] | None = None) -> Table:
+    """Accuracy and storage per IPC: rows Random real, SRe2L, TSGF, the other evaluated cells, Full data, the
+    teacher and the order-blind probe (`order_blind`, its result JSON) as measured, then the published numbers
+    for this dataset, each marked cited with its source."""
     cells = summarise(runs)
     pairs = has_pairs(cells)
 
@@ -306,6 +310,19 @@ def main_table(runs: pd.DataFrame) -> Table:
                 row.update({c: text for c in frame.columns if c.startswith("Pair")})
         frame = pd.concat([frame, pd.DataFrame([row])], ignore_index=True)
         caption += " The teacher (the network distillation matches) is trained on the full training set."
+    if order_blind is not None:
+        row = {column: MISSING for column in frame.columns}
+        row.update({"Method": ORDER_BLIND_ROW, "Source": SOURCE_MEASURED})
+        accuracy, pair = order_blind["accuracy"] * 100, order_blind.get("pair_accuracy")
+        for column in frame.columns:
+            if column.startswith("Pair"):
+                row[column] = MISSING if pair is None else f"{pair * 100:.1f}"
+            elif not column.startswith(("Storage", "Method", "Source")):
+                row[column] = f"{accuracy:.1f}"
+        frame = pd.concat([frame, pd.DataFrame([row])], ignore_index=True)
+        caption += (" The order-blind probe is the teacher's network and recipe trained and tested on clips whose "
+                    "frames are shuffled (one seed): what needs no temporal order; its pair accuracy is the floor "
+                    "of the temporal score.")
     dataset = scope_of(runs)[0]
     cited = _cited_frame(dataset, list(frame.columns))
     if len(cited):
@@ -518,7 +535,8 @@ def write_table(df: pd.DataFrame, stem: Path, caption: str) -> list[Path]:
 
 
 def write_all_tables(runs_csv: Path | list[Path], out_dir: Path, ablations: dict[str, dict[str, Any]] | None = None,
-                     motion_strength: pd.DataFrame | None = None, holdout: str | None = None) -> list[Path]:
+                     motion_strength: pd.DataFrame | None = None, holdout: str | None = None,
+                     order_blind: dict[str, Any] | None = None) -> list[Path]:
     """Write every table into out_dir: from the main experiment's runs main, ablation (the 2x2 grid),
     motion_classes, motion_strength and cost; one ablation_<name> per entry of `ablations` (name -> title and
     swept keys); and all_cells.csv (every cell of every ablation and split).
@@ -534,7 +552,9 @@ def write_all_tables(runs_csv: Path | list[Path], out_dir: Path, ablations: dict
         holdout = "test" if (runs["holdout"] == "test").any() or runs.empty else str(runs["holdout"].iloc[0])
     reported = runs[runs["holdout"] == holdout]
     main = reported[reported["ablation"] == "main"]
-    tables = {"main": main_table(main), "ablation": ablation_table(main), "motion_classes": motion_class_table(main),
+    if order_blind is not None and order_blind["holdout"] != holdout:
+        order_blind = None  # a probe of another split does not belong in this table
+    tables = {"main": main_table(main, order_blind), "ablation": ablation_table(main), "motion_classes": motion_class_table(main),
               "motion_strength": motion_strength_table(main, motion_strength), "cost": cost_table(main)}
     for name, spec in (ablations or {}).items():
         tables[f"ablation_{name}"] = ablation_sweep_table(reported[reported["ablation"] == name], name, spec)
@@ -545,6 +565,7 @@ def write_all_tables(runs_csv: Path | list[Path], out_dir: Path, ablations: dict
 
 
 __all__ = ["MISSING", "SOFT_LABELS", "LABEL_ORDER", "CITED_RESULTS", "cited_results", "Table", "method_label", "set_label",
-           "format_mean_std", "human_bytes", "load_runs", "summarise", "chance_level", "scope_of", "main_table",
+           "format_mean_std", "human_bytes", "load_runs", "summarise", "chance_level", "scope_of", "ORDER_BLIND_ROW",
+           "main_table",
            "ablation_table", "motion_class_table", "motion_strength_table", "cost_table", "default_variants",
            "ablation_sweep_table", "write_table", "write_all_tables"]

@@ -12,6 +12,7 @@ STAGES = {
     "class_motion_strength": "prepare",
     "train_teacher": "teacher",
     "teacher_features": "teacher",
+    "order_blind_probe": "teacher",
     "random_real": "training_sets",
     "select_coreset": "training_sets",
     "distribution_matching": "training_sets",

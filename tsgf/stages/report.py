@@ -44,7 +44,8 @@ def make_tables(args: argparse.Namespace) -> None:
     from tsgf.tables import write_all_tables
 
     strength = pd.read_csv(args.motion_strength) if args.motion_strength else None
-    for path in write_all_tables(args.runs, args.out_dir, json_arg(args.ablations), strength):
+    order_blind = json.loads(args.order_blind.read_text()) if args.order_blind else None
+    for path in write_all_tables(args.runs, args.out_dir, json_arg(args.ablations), strength, order_blind=order_blind):
         log.info("wrote %s", path)
 
 

@@ -51,6 +51,48 @@ def train_teacher(args: argparse.Namespace) -> None:
              1 / data.num_classes, seconds)
 
 
+def order_blind_probe(args: argparse.Namespace) -> None:
+    """The teacher's network and recipe, trained and tested on clips whose frames are shuffled (each clip its own
+    order, every batch anew): how much of the task needs no temporal order. Where a pair of classes differs only
+    in order, its pair accuracy is the floor of the temporal score (50 % in expectation)."""
+    import torch
+
+    from tsgf import runtime
+    from tsgf.augment import shuffle_frames
+    from tsgf.datasets.motion import partner_labels
+    from tsgf.models import NetworkConfig, build_network
+    from tsgf.stages.torch_common import split_source, stage_checkpoint, start_compute
+    from tsgf.training import ClipSource, TrainConfig, evaluate_classifier, train_classifier
+
+    params = json_arg(args.params)
+    device = start_compute(args, params["seed"])
+    checkpoint = stage_checkpoint(args, device)
+    data = load_clipset(args.data)
+    train_rows, holdout_rows = train_and_holdout(data, params["holdout"], params["val_fraction"])
+    probe = build_network(NetworkConfig.from_dict(params["network"]), data.num_classes, data.clip_shape,
+                          batchnorm=True)
+    config = TrainConfig.from_dict(params["train"])
+    curve = train_classifier(probe, split_source(data, train_rows), config, params["seed"], device,
+                             data.clip_shape[0], augment=shuffle_frames, desc="order-blind probe",
+                             precision=args.precision, checkpoint=checkpoint)
+    seconds = checkpoint.elapsed_seconds()
+    holdout = split_source(data, holdout_rows)
+    # the test clips shuffled once, from a stream of their own, so every pass sees the same frames
+    clips = torch.from_numpy(np.asarray(data.clips[holdout_rows]))
+    shuffled = shuffle_frames(clips, torch.Generator().manual_seed(params["seed"])).numpy()
+    test = ClipSource(shuffled, np.arange(len(holdout_rows)), holdout.labels, holdout.mean, holdout.std)
+    result = evaluate_classifier(probe, test, data.num_classes, config.test_passes, config.batch_size,
+                                 params["seed"], device, data.clip_shape[0], args.precision, config.batch_zscore,
+                                 partner_labels(data.classes, data.meta["motion_only_classes"]))
+    write_json(Path(args.out), {
+        **result, "holdout": params["holdout"], "chance": 1 / data.num_classes, "train_seconds": seconds,
+        "final_train_accuracy": curve[-1]["train_accuracy"], "peak_rss_mb": runtime.peak_rss_mb(),
+        "device": str(device), "precision": args.precision, "params": params})
+    checkpoint.remove()
+    log.info("order-blind probe: %s accuracy %.3f, pair accuracy %s", params["holdout"], result["accuracy"],
+             result.get("pair_accuracy"))
+
+
 def teacher_features(args: argparse.Namespace) -> None:
     """The teacher's penultimate features of every training clip (.npz), for the coresets."""
     from tsgf import runtime
@@ -73,4 +115,4 @@ def teacher_features(args: argparse.Namespace) -> None:
     log.info("teacher features %s of %d training clips in %.1f s", features.shape, len(train_rows), watch.seconds)
 
 
-__all__ = ["train_teacher", "teacher_features"]
+__all__ = ["train_teacher", "order_blind_probe", "teacher_features"]

@@ -107,6 +107,8 @@ def distill_shards(wildcards):
 
 
 MAIN = PLAN.runs["main"][0]  # the main experiment's data, teacher and sets are the ones the figures draw
+# the main teacher's order-blind probe, a row of the main table (experiment.order_blind_probe)
+ORDER_BLIND = [f"{path_of(MAIN['teacher'])}/order_blind.json"] if C["experiment"]["order_blind_probe"] else []
 TABLE_NAMES = ["main", "ablation", "motion_classes", "motion_strength", "cost"]
 TABLE_NAMES += [f"ablation_{name}" for name in ABLATIONS if name != "main"]
 TABLES = [f"{RESULTS}/tables/{name}.{ext}" for name in TABLE_NAMES for ext in ("csv", "md", "tex")]

@@ -37,6 +37,7 @@ rule make_tables:
     input:
         runs=RUN_TABLES,
         motion_strength=f"{path_of(MAIN['prepared'])}/motion_strength.csv",
+        order_blind=ORDER_BLIND,
         cited=CITED_RESULTS,
         code=stage_code("make_tables"),
     output:
@@ -47,10 +48,11 @@ rule make_tables:
         "../../environment.yml"
     params:
         ablations=ABLATION_SPECS,
+        order_blind=lambda w, input: f"--order-blind {input.order_blind}" if input.order_blind else "",
         out=subpath(output[0], parent=True),
     shell:
         "python -m tsgf make_tables --runs {input.runs} --ablations {params.ablations:q}"
-        " --motion-strength {input.motion_strength} --out-dir {params.out} > {log} 2>&1"
+        " --motion-strength {input.motion_strength} {params.order_blind} --out-dir {params.out} > {log} 2>&1"
 
 
 rule make_figures:

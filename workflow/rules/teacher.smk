@@ -1,5 +1,6 @@
 # prepared clips -> the BatchNorm teacher, trained on the full train split (its BN statistics drive synthesis),
-# and its features of every training clip (the coresets are picked on them).
+# and its features of every training clip (the coresets are picked on them); the order-blind probe, the teacher's
+# network and recipe on frame-shuffled clips (the floor of the temporal score).
 
 
 rule train_teacher:
@@ -28,6 +29,32 @@ rule train_teacher:
     shell:
         "python -m tsgf train_teacher --data {params.data} --params {params.spec:q} --out {params.out}"
         " --checkpoint {output.model}.ckpt --threads {threads} --device {params.device}"
+        " --precision {params.precision} --checkpoint-every {resources.checkpoint_seconds} > {log} 2>&1"
+
+
+rule order_blind_probe:
+    input:
+        data=lambda w: clipset_files(path_of(TEACHERS[w.teacher]["data"])),
+        code=stage_code("order_blind_probe"),
+    output:
+        f"{RESULTS}/{{teacher}}/order_blind.json",
+    log:
+        f"{LOGS}/order_blind_probe/{{teacher}}.log",
+    benchmark:
+        f"{BENCHMARKS}/order_blind_probe/{{teacher}}.tsv"
+    conda:
+        "../../environment.yml"
+    threads: C["threads"]
+    resources:
+        **GPU_JOB,
+    params:
+        spec=lambda w: as_json(TEACHERS[w.teacher]["params"]),
+        data=lambda w: path_of(TEACHERS[w.teacher]["data"]),
+        device=C["device"],
+        precision=C["precision"],
+    shell:
+        "python -m tsgf order_blind_probe --data {params.data} --params {params.spec:q} --out {output}"
+        " --checkpoint {output}.ckpt --threads {threads} --device {params.device}"
         " --precision {params.precision} --checkpoint-every {resources.checkpoint_seconds} > {log} 2>&1"
 
 
