@@ -114,9 +114,10 @@ def test_paper_preset_dry_run_plans_the_protocol(tmp_path, preset):
     main_only = tmp_path / "main_only.yaml"
     main_only.write_text("experiment: {ablations: []}\n")
     jobs = dry_run(str(main_only))
-    seeds, methods = 3, 6
+    seeds, methods, labels = 3, 6, 2  # hard and soft labels
     assert jobs["prepare_dataset"] == 1 and jobs["train_teacher"] == 1 and jobs["teacher_features"] == 1
-    assert jobs["evaluate_set"] == methods * 2 * 2 * seeds and jobs["evaluate_full_data"] == seeds
+    assert jobs["order_blind_probe"] == 1
+    assert jobs["evaluate_set"] == methods * labels * 2 * 2 * seeds and jobs["evaluate_full_data"] == seeds
     assert jobs["select_coreset"] == jobs["distribution_matching"] * 2 == 2 * 2 * seeds
     assert jobs["merge_distilled"] == 2 * 2 * seeds
     assert jobs["distill"] == 2 * seeds * DISTILL_JOBS_PER_SEED.get(preset.stem, 5 + 1)
