@@ -15,9 +15,9 @@ from tsgf.clip_export import export_set_gif, set_mosaic, write_gif
 from tsgf.clipset import load_clipset, write_clipset
 from tsgf.figures import (plot_ablation, plot_accuracy_vs_ipc, plot_clip_motion, plot_cost, plot_distilled_clips,
                           plot_motion_classes)
-from tsgf.tables import (MISSING, ORDER_BLIND_ROW, SOFT_LABELS, ablation_sweep_table, ablation_table, cited_results, cost_table, format_mean_std,
-                         human_bytes, load_runs, main_table, method_label, motion_class_table, motion_strength_table,
-                         summarise, write_all_tables, write_table)
+from tsgf.tables import (MISSING, ORDER_BLIND_ROW, SOFT_LABELS, ablation_sweep_table, ablation_table, cited_results,
+                         cost_table, format_mean_std, human_bytes, load_runs, main_table, method_label,
+                         motion_class_table, motion_strength_table, summarise, write_all_tables, write_table)
 from schema_configs import saliency_config
 
 CLASSES = [f"class_{i}" for i in range(4)]  # chance = 25 %

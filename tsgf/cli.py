@@ -1,9 +1,10 @@
 """`python -m tsgf <stage> ...`: one command per workflow stage; the Snakemake rule of the same name calls it.
 
 Stages, in data-flow order: generate_motion_dataset or prepare_dataset, class_motion_strength -> train_teacher,
-teacher_features, order_blind_probe -> random_real, select_coreset, distribution_matching, distill (shards) -> merge_distilled ->
-evaluate_set, evaluate_full_data -> aggregate_runs -> make_tables, make_figures. Parameters arrive as one JSON object
-(`--params`, text or @file), already validated by the workflow; each stage writes what it used into its outputs.
+teacher_features, order_blind_probe -> random_real, select_coreset, distribution_matching, distill (shards) ->
+merge_distilled -> evaluate_set, evaluate_full_data -> aggregate_runs -> make_tables, make_figures. Parameters arrive
+as one JSON object (`--params`, text or @file), already validated by the workflow; each stage writes what it used
+into its outputs.
 This module only parses: the handler, `tsgf.stages.<module>.<stage>` (tsgf/stages/__init__.py says which module),
 is imported when its stage runs, so a light stage never pays for torch.
 """

@@ -325,7 +325,7 @@ def stage_hash(*parts: Any) -> str:
     return hashlib.sha1(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:8]
 
 
-__all__ = ["METHODS", "CORESET_METHODS", "DISTILLED_METHODS", "AUGMENTATIONS", "LABEL_KINDS", "SCHEMA_PATH", "COMMAND_LINE",
-           "SCHEMA_DEFAULT", "Provenance", "ValidatedConfig", "config_sources", "config_file_label",
+__all__ = ["METHODS", "CORESET_METHODS", "DISTILLED_METHODS", "AUGMENTATIONS", "LABEL_KINDS", "SCHEMA_PATH",
+           "COMMAND_LINE", "SCHEMA_DEFAULT", "Provenance", "ValidatedConfig", "config_sources", "config_file_label",
            "typed_command_line", "merge_config_sources", "validate_config", "validate_config_sources",
            "schema_defaults", "stage_hash"]

@@ -275,6 +275,15 @@ def _cited_frame(dataset: str, columns: list[str]) -> pd.DataFrame:
 ORDER_BLIND_ROW = "Order-blind probe (teacher's network, frames shuffled)"
 
 
+def _with_reference_row(frame: pd.DataFrame, name: str, accuracy: str, pair: str) -> pd.DataFrame:
+    """`frame` plus a measured reference network's row (no IPC, no storage): `accuracy` in every accuracy column,
+    `pair` in every pair column."""
+    row = {"Method": name, "Source": SOURCE_MEASURED}
+    for column in (c for c in frame.columns if c not in row):
+        row[column] = MISSING if column.startswith("Storage") else pair if column.startswith("Pair") else accuracy
+    return pd.concat([frame, pd.DataFrame([row])], ignore_index=True)
+
+
 def main_table(runs: pd.DataFrame, order_blind: dict[str, Any] | None = None) -> Table:
     """Accuracy and storage per IPC: rows Random real, SRe2L, TSGF, the other evaluated cells, Full data, the
     teacher and the order-blind probe (`order_blind`, its result JSON) as measured, then the published numbers
@@ -297,29 +306,20 @@ def main_table(runs: pd.DataFrame, order_blind: dict[str, Any] | None = None) ->
         caption += f" Chance level: {chance:.1f}%."
     teacher = runs.dropna(subset=["teacher_accuracy"]).groupby("seed")["teacher_accuracy"].mean() * 100
     if len(teacher):
-        std = teacher.std(ddof=1) if len(teacher) > 1 else 0.0
-        row = {column: MISSING for column in frame.columns}
-        row.update({"Method": "Teacher (full data, BatchNorm)", "Source": SOURCE_MEASURED})
-        row.update({c: format_mean_std(teacher.mean(), std) for c in frame.columns
-                    if not c.startswith(("Storage", "Method", "Source", "Pair"))})
+        pair_text = MISSING
         if pairs and "teacher_pair_accuracy" in runs:
             pair = pd.to_numeric(runs["teacher_pair_accuracy"], errors="coerce")
             pair = (pair.groupby(runs["seed"]).mean() * 100).dropna()
             if len(pair):
-                text = format_mean_std(pair.mean(), pair.std(ddof=1) if len(pair) > 1 else 0.0)
-                row.update({c: text for c in frame.columns if c.startswith("Pair")})
-        frame = pd.concat([frame, pd.DataFrame([row])], ignore_index=True)
+                pair_text = format_mean_std(pair.mean(), pair.std(ddof=1) if len(pair) > 1 else 0.0)
+        std = teacher.std(ddof=1) if len(teacher) > 1 else 0.0
+        frame = _with_reference_row(frame, "Teacher (full data, BatchNorm)", format_mean_std(teacher.mean(), std),
+                                    pair_text)
         caption += " The teacher (the network distillation matches) is trained on the full training set."
     if order_blind is not None:
-        row = {column: MISSING for column in frame.columns}
-        row.update({"Method": ORDER_BLIND_ROW, "Source": SOURCE_MEASURED})
-        accuracy, pair = order_blind["accuracy"] * 100, order_blind.get("pair_accuracy")
-        for column in frame.columns:
-            if column.startswith("Pair"):
-                row[column] = MISSING if pair is None else f"{pair * 100:.1f}"
-            elif not column.startswith(("Storage", "Method", "Source")):
-                row[column] = f"{accuracy:.1f}"
-        frame = pd.concat([frame, pd.DataFrame([row])], ignore_index=True)
+        pair = order_blind.get("pair_accuracy")
+        frame = _with_reference_row(frame, ORDER_BLIND_ROW, f"{order_blind['accuracy'] * 100:.1f}",
+                                    MISSING if pair is None else f"{pair * 100:.1f}")
         caption += (" The order-blind probe is the teacher's network and recipe trained and tested on clips whose "
                     "frames are shuffled (one seed): what needs no temporal order; its pair accuracy is the floor "
                     "of the temporal score.")
@@ -554,7 +554,8 @@ def write_all_tables(runs_csv: Path | list[Path], out_dir: Path, ablations: dict
     main = reported[reported["ablation"] == "main"]
     if order_blind is not None and order_blind["holdout"] != holdout:
         order_blind = None  # a probe of another split does not belong in this table
-    tables = {"main": main_table(main, order_blind), "ablation": ablation_table(main), "motion_classes": motion_class_table(main),
+    tables = {"main": main_table(main, order_blind), "ablation": ablation_table(main),
+              "motion_classes": motion_class_table(main),
               "motion_strength": motion_strength_table(main, motion_strength), "cost": cost_table(main)}
     for name, spec in (ablations or {}).items():
         tables[f"ablation_{name}"] = ablation_sweep_table(reported[reported["ablation"] == name], name, spec)
@@ -564,8 +565,7 @@ def write_all_tables(runs_csv: Path | list[Path], out_dir: Path, ablations: dict
     return written
 
 
-__all__ = ["MISSING", "SOFT_LABELS", "LABEL_ORDER", "CITED_RESULTS", "cited_results", "Table", "method_label", "set_label",
-           "format_mean_std", "human_bytes", "load_runs", "summarise", "chance_level", "scope_of", "ORDER_BLIND_ROW",
-           "main_table",
-           "ablation_table", "motion_class_table", "motion_strength_table", "cost_table", "default_variants",
-           "ablation_sweep_table", "write_table", "write_all_tables"]
+__all__ = ["MISSING", "SOFT_LABELS", "LABEL_ORDER", "ORDER_BLIND_ROW", "CITED_RESULTS", "cited_results", "Table",
+           "method_label", "set_label", "format_mean_std", "human_bytes", "load_runs", "summarise", "chance_level",
+           "scope_of", "main_table", "ablation_table", "motion_class_table", "motion_strength_table", "cost_table",
+           "default_variants", "ablation_sweep_table", "write_table", "write_all_tables"]
