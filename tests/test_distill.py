@@ -70,6 +70,26 @@ def test_gradient_scaling_is_undone_by_adam_on_the_first_step(tiny_teacher):
     assert size(on_update) / size(plain) == pytest.approx(0.3, rel=1e-4)
 
 
+def test_sgd_steps_follow_the_gradient_and_adam_steps_its_sign():
+    # a quadratic with a known gradient: 0.5 * sum(w * (x - 0.5)^2) has gradient w * (x - 0.5), so SGD's first
+    # step is lr * w * (x - 0.5) and Adam's is lr * sign(...) whatever w; the second SGD step adds momentum
+    weights = torch.tensor([0.1, 1.0, 10.0]).view(1, 1, 3, 1, 1)
+    start = torch.full((1, 2, 3, 4, 4), 0.6)
+    objective = lambda x: ((0.5 * weights * (x - 0.5) ** 2).sum(), {})  # noqa: E731
+    sgd = replace(BASE, optimiser="sgd", lr=0.01, momentum=0.5)
+    adam = replace(BASE, optimiser="adam", lr=0.01)
+    sgd_step = optimise_batch(start, objective, sgd, generator(0), "test")[0] - start
+    adam_step = optimise_batch(start, objective, adam, generator(0), "test")[0] - start
+    torch.testing.assert_close(sgd_step, (-0.01 * weights * 0.1).expand_as(start))
+    torch.testing.assert_close(adam_step, torch.full_like(start, -0.01), rtol=0, atol=1e-6)
+    # two steps at lr 0.01 then 0.005 (cosine over 2 iterations): v2 = 0.5 g1 + g2, x2 = x1 - 0.005 v2
+    two = optimise_batch(start, objective, replace(sgd, iterations=2), generator(0), "test")[0]
+    g1 = weights * 0.1
+    x1 = 0.6 - 0.01 * g1
+    expected = x1 - 0.005 * (0.5 * g1 + weights * (x1 - 0.5))
+    torch.testing.assert_close(two, expected.expand_as(start))
+
+
 def run(teacher, seed, ipc_per_job=0, **changes):
     """Distil 2 clips per class of 3 classes, as one job or as shards merged back together."""
     config = replace(BASE, iterations=3, max_roll=0.1, crop_scale=(0.7, 1.0), tsgf_o=True, **changes)

@@ -341,6 +341,10 @@ def test_the_accuracy_figure_adds_a_pair_panel_when_runs_measure_pairs(runs_csv:
     alone = plot_accuracy_vs_ipc(runs, tmp_path / "alone.png")
     paired = plot_accuracy_vs_ipc(runs.assign(pair_accuracy=0.6), tmp_path / "paired.png")
     assert Image.open(paired).size[0] > 1.4 * Image.open(alone).size[0]  # a second panel beside the first
+    hard = runs.assign(labels="hard")
+    soft = hard[hard["method"] != "full"].assign(labels="soft (T = 4)")
+    both = plot_accuracy_vs_ipc(pd.concat([hard, soft], ignore_index=True), tmp_path / "both.png")
+    assert Image.open(both).size[1] > 1.6 * Image.open(alone).size[1]  # a row of panels per label protocol
 
 
 def test_cells_that_differ_from_random_real_are_marked_with_welchs_test(runs: pd.DataFrame) -> None:

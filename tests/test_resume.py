@@ -31,7 +31,7 @@ NETWORK = {"arch": "convnet3d", "width": 4, "depth": 2, "kernel": [3, 3, 3], "sp
            "dropout": 0.5}  # dropout: the global random stream must be restored too
 TRAIN = {**DEFAULTS["evaluation"]["train"], "epochs": 40, "lr": 0.01, "batch_size": 8, "test_passes": 1}
 SALIENCY = DEFAULTS["saliency"]
-DISTILL = {"iterations": 40, "lr": 0.1, "betas": [0.5, 0.9], "bn_weight": 0.01, "first_bn_multiplier": 10.0,
+DISTILL = {"iterations": 40, "optimiser": "adam", "lr": 0.1, "betas": [0.5, 0.9], "momentum": 0.5, "bn_weight": 0.01, "first_bn_multiplier": 10.0,
            "classes_per_batch": 0, "ipc_per_job": 0, "init": "real", "log_every": 5,
            "augment": {"crop_scale": [0.7, 1.0], "flip": True, "max_roll": 0.1},
            "tsgf_o": {"enabled": True, "apply_to": "update", "recompute_every": 3}, "saliency": SALIENCY,
@@ -160,6 +160,20 @@ def test_a_student_without_tsgf_a_trains_on_the_clip_consistent_crop(workspace, 
     plain, cropped = result([1.0, 1.0]), result([0.5, 1.0])
     assert plain["final_train_loss"] != cropped["final_train_loss"]
     assert plain["final_train_loss"] == result([1.0, 1.0])["final_train_loss"]  # and not by chance: it is seeded
+
+
+def test_the_full_data_student_trains_on_the_same_crop(workspace, tmp_path):
+    def result(crop_scale: list[float]) -> dict:
+        out = tmp_path / f"full{crop_scale[0]}.json"
+        params = {"network": NETWORK, "full_data_train": {**TRAIN, "epochs": 3}, "holdout": "test",
+                  "val_fraction": 0.2, "augment": {"crop_scale": crop_scale, "flip": False}}
+        run(tsgf("evaluate_full_data", "--data", str(workspace / "data"), "--seed", "0", "--params",
+                 json.dumps(params), "--out", str(out)))
+        return json.loads(out.read_text())
+
+    plain, cropped = result([1.0, 1.0]), result([0.5, 1.0])
+    assert plain["final_train_loss"] != cropped["final_train_loss"]
+    assert plain["final_train_loss"] == result([1.0, 1.0])["final_train_loss"]
 
 
 def separable_source() -> ClipSource:

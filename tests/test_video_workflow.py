@@ -143,3 +143,20 @@ def test_paper_preset_networks_fit_its_clips(preset):
     if preset.stem == "miniucf":
         assert count_parameters(build_network(NetworkConfig.from_dict(config["student"]["network"]), 50,
                                               shape)) == 3_647_666
+
+
+def test_the_synthesis_tuning_config_plans_validation_runs_only(tmp_path):
+    """config/tuning/synthesis.yaml, layered on the default config as its header says: one teacher on the train
+    split minus validation, and every student of its sweeps counted (shared cells planned once)."""
+    tuning = REPO / "config" / "tuning" / "synthesis.yaml"
+    command = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(tmp_path),
+               "--cores", "2", "--configfile", str(REPO / "config" / "config.yaml"), str(tuning), "-n"]
+    run = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    jobs = planned_jobs(run.stdout)
+    assert yaml.safe_load(tuning.read_text())["holdout"] == "val"
+    assert jobs["train_teacher"] == 1 and "evaluate_full_data" not in jobs and "order_blind_probe" not in jobs
+    # main 3; DM 2 Adam + 3 SGD lrs + 2 lengths; SRe2L and TSGF 4 Adam + 3 SGD lrs + 2 lengths, both label kinds;
+    # random real at 100 epochs, IPC 1 and 5, and 200 epochs at IPC 5 (its IPC 1 is the main grid's); 3 seeds each
+    assert jobs["evaluate_set"] == 3 + (2 + 3 + 2) * 2 * 3 + (4 + 3 + 2) * 2 * 2 * 3 + 3 * 3
+    assert jobs["distribution_matching"] == (2 + 3 + 2) * 3 and jobs["distill"] == (4 + 3 + 2) * 2 * 3

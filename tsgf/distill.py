@@ -3,9 +3,9 @@
 For each IPC index and class group, a class-diverse batch (one clip per class of the group) is optimised on its
 own, SRe2L-style (tsgf/sharding.py splits these batches into jobs):
     L = CE(teacher(aug(x)), y) + lambda_BN * sum_l m_l (||mu_l - RM_l|| + ||var_l - RV_l||)
-with Adam and a cosine learning rate, the same random crop/flip/roll on every frame of a clip, and pixels
-clamped to [0, 1] after each step. TSGF_O scales each step by the temporal saliency of the current clips
-(detached), so near-static frames move less than high-motion ones. With TSGF_O off this is SRe2L.
+with Adam (or SGD with momentum: `optimiser`) and a cosine learning rate, the same random crop/flip/roll on every
+frame of a clip, and pixels clamped to [0, 1] after each step. TSGF_O scales each step by the temporal saliency of
+the current clips (detached), so near-static frames move less than high-motion ones. With TSGF_O off this is SRe2L.
 
 TSGF_O's `apply_to` knob: Adam divides each coordinate's gradient by its own running RMS, so a per-frame factor
 that is constant over iterations cancels out of the update when it is applied to the gradient ("gradient", the
@@ -37,18 +37,16 @@ from tsgf.sharding import DistillResult, Shard, class_groups, shard_positions
 from tsgf.training import ClipSource, check_finite
 
 
-# DM's pixels take the same Adam as SRe2L's (the runs so far used these betas; issue 11 revisits DM's optimiser)
-DM_ADAM_BETAS = (0.5, 0.9)
-
-
 @dataclass(frozen=True)
 class DistillConfig:
     """The synthesis loop's settings, filled from validated params (the schema holds their defaults); the
     filter's three fields are None when TSGF_O is off."""
 
     iterations: int
+    optimiser: str  # "adam" or "sgd" (with momentum)
     lr: float
-    betas: tuple[float, float]
+    betas: tuple[float, float]  # Adam's
+    momentum: float  # SGD's
     bn_weight: float | None  # lambda_BN; None for DM, which has no teacher
     first_bn_multiplier: float | None
     init: str  # "real": the random real clips of the same seed; "noise": uniform noise
@@ -71,23 +69,33 @@ class DistillConfig:
         if tsgf_o["enabled"]:
             filter_keys = dict(apply_to=tsgf_o["apply_to"], saliency_every=tsgf_o["recompute_every"],
                                saliency=SaliencyConfig.from_dict(params["saliency"]))
-        return cls(iterations=params["iterations"], lr=params["lr"], betas=tuple(params["betas"]),
+        return cls(**_optimiser_keys(params),
                    bn_weight=params["bn_weight"], first_bn_multiplier=params["first_bn_multiplier"],
                    init=params["init"], classes_per_batch=params["classes_per_batch"],
                    crop_scale=tuple(augment["crop_scale"]), flip=augment["flip"],
                    max_roll=augment["max_roll"], tsgf_o=tsgf_o["enabled"], log_every=params["log_every"],
                    **filter_keys)
 
-
     @classmethod
     def for_distribution_matching(cls, params: dict[str, Any]) -> "DistillConfig":
         """The synthesis loop's settings for DM (params: the workflow's `dm` section with the distillation
         augmentation): no teacher, no TSGF_O."""
         augment = params["augment"]
-        return cls(iterations=params["iterations"], lr=params["lr"], betas=DM_ADAM_BETAS, bn_weight=None,
+        return cls(**_optimiser_keys(params), bn_weight=None,
                    first_bn_multiplier=None, init=params["init"], classes_per_batch=0,
                    crop_scale=tuple(augment["crop_scale"]), flip=augment["flip"], max_roll=augment["max_roll"],
                    tsgf_o=False, apply_to=None, saliency_every=None, saliency=None, log_every=params["log_every"])
+
+
+def _optimiser_keys(params: dict[str, Any]) -> dict[str, Any]:
+    return dict(iterations=params["iterations"], optimiser=params["optimiser"], lr=params["lr"],
+                betas=tuple(params["betas"]), momentum=params["momentum"])
+
+
+def pixel_optimiser(synthetic: torch.Tensor, config: DistillConfig) -> torch.optim.Optimizer:
+    if config.optimiser == "sgd":
+        return torch.optim.SGD([synthetic], lr=config.lr, momentum=config.momentum)
+    return torch.optim.Adam([synthetic], lr=config.lr, betas=config.betas)
 
 
 def to_uint8(clips: torch.Tensor) -> np.ndarray:
@@ -123,7 +131,7 @@ def optimise_batch(init: torch.Tensor, objective: Objective, config: DistillConf
     this batch's state under "batch"; `resume` is such a "batch" state to continue from."""
     checkpoint = checkpoint or disabled()
     synthetic = init.clone().requires_grad_(True)
-    optimiser = torch.optim.Adam([synthetic], lr=config.lr, betas=config.betas)
+    optimiser = pixel_optimiser(synthetic, config)
     weights = torch.ones((), device=init.device)
     curve: list[dict[str, float]] = []
     first_iteration = 0

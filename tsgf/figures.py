@@ -75,24 +75,35 @@ def _metric_vs_ipc(ax: Any, cells: pd.DataFrame, metric: str, reference: tuple[s
 
 
 def plot_accuracy_vs_ipc(runs: pd.DataFrame, out_png: str | Path) -> Path:
-    """Accuracy against IPC, and beside it pair accuracy (the temporal score) where the runs measured it."""
+    """Accuracy against IPC, and beside it pair accuracy (the temporal score) where the runs measured it; one row
+    of panels per label protocol (hard labels, teacher relabelling), so each row compares sets under the same
+    labels and stays readable. Full data, a reference in every row, is trained on hard labels."""
     dataset, holdout = scope_of(runs)
     cells = summarise(runs)
     chance = chance_level(runs)
     panels = [("accuracy", "Top-1 accuracy", None if chance is None else ("Chance", chance))]
     if has_pairs(cells):
-        panels.append(("pair_accuracy", "Pair accuracy (true class above its reversed partner)",
+        panels.append(("pair_accuracy", "Pair accuracy\n(true class above its reversed partner)",
                        ("Order-blind", 50.0)))
+    per_ipc = cells["ipc"].notna()
+    protocols = list(dict.fromkeys(cells.loc[per_ipc, "labels"])) or [None]
     with matplotlib.rc_context(STYLE):
-        fig = Figure(figsize=(6.4 * len(panels) - 0.8 * (len(panels) - 1), 4.4))
-        axes = fig.subplots(1, len(panels), squeeze=False)[0]
-        handles: dict[str, Any] = {}  # one legend for both panels: each method once, then every reference line
-        for ax, (metric, name, reference) in zip(axes, panels):
-            for handle in _metric_vs_ipc(ax, cells, metric, reference):
-                handles.setdefault(handle.get_label(), handle)
-            ax.set_ylabel(f"{name} on {holdout} (%)")
-            ax.set_title(f"{dataset}: {name.split(' (')[0].lower()} vs IPC")
-        axes[-1].legend(handles=list(handles.values()), loc="center left", bbox_to_anchor=(1.02, 0.5), frameon=False)
+        fig = Figure(figsize=(6.4 * len(panels) - 0.8 * (len(panels) - 1), 4.4 * len(protocols)))
+        grid = fig.subplots(len(protocols), len(panels), squeeze=False, gridspec_kw={"hspace": 0.35})
+        for axes, protocol in zip(grid, protocols):
+            mine = cells[~per_ipc | (cells["labels"] == protocol)]
+            handles: dict[str, Any] = {}  # one legend per row: each set once, then every reference line
+            for ax, (metric, name, reference) in zip(axes, panels):
+                for handle in _metric_vs_ipc(ax, mine, metric, reference):
+                    handles.setdefault(handle.get_label(), handle)
+                short, _, explanation = name.partition("\n")
+                ax.set_ylabel(f"{short} on {holdout} (%)" + (f"\n{explanation}" if explanation else ""))
+                # "hard" -> "hard labels", "soft (T = 4)" -> "soft labels (T = 4)"
+                under = "" if protocol is None else ", " + protocol.replace(" ", " labels ", 1) + (
+                    "" if " " in protocol else " labels")
+                ax.set_title(f"{dataset}{under}: {short.lower()} vs IPC")
+            axes[-1].legend(handles=list(handles.values()), loc="center left", bbox_to_anchor=(1.02, 0.5),
+                            frameon=False)
         return _save(fig, out_png)
 
 

@@ -180,7 +180,8 @@ class _Planner:
                                                "teacher": soft_teacher}
                 evaluations[augmentation, kind] = name
         full_params = {"network": config["student"]["network"],
-                       "full_data_train": config["evaluation"]["full_data_train"], **split, **precision}
+                       "full_data_train": config["evaluation"]["full_data_train"],
+                       "augment": config["evaluation"]["augment"], **split, **precision}
         full = f"full-{stage_hash(prepared, full_params)}"
         self.plan.full_evaluations[full] = {"params": full_params, "data": prepared}
         return {"prepared": prepared, "teacher": teacher, "sets": sets, "evaluations": evaluations, "full": full}

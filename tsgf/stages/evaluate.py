@@ -29,7 +29,7 @@ def evaluate_set(args: argparse.Namespace) -> None:
     """A student on a training set (selected or synthesised), with its augmentation and labels."""
     import torch
 
-    from tsgf.augment import SaliencyAugmentConfig, random_clip_augment, saliency_guided_augment
+    from tsgf.augment import SaliencyAugmentConfig, saliency_guided_augment
     from tsgf.models import load_network
     from tsgf.saliency import SaliencyConfig, spatial_saliency_map
     from tsgf.stages.torch_common import normalisation, start_compute
@@ -41,7 +41,6 @@ def evaluate_set(args: argparse.Namespace) -> None:
     training_set = load_clipset(args.train_set)
     rows = np.arange(len(training_set.clips))
     train = ClipSource(training_set.clips, rows, training_set.labels(rows), *normalisation(data))
-    augment = None
     if args.augmentation == "tsgf_a":
         saliency = SaliencyConfig.from_dict(params["saliency"])
         tsgf_a = SaliencyAugmentConfig.from_dict(params["tsgf_a"])
@@ -49,12 +48,8 @@ def evaluate_set(args: argparse.Namespace) -> None:
         def augment(clips: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
             return saliency_guided_augment(clips, spatial_saliency_map(clips, saliency), gen, tsgf_a)
 
-    elif tuple(params["augment"]["crop_scale"]) != (1.0, 1.0) or params["augment"]["flip"]:
-        crop_scale, flip = tuple(params["augment"]["crop_scale"]), params["augment"]["flip"]
-
-        def augment(clips: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-            return random_clip_augment(clips, gen, crop_scale, flip, max_roll=0.0)
-
+    else:
+        augment = _base_augment(params["augment"])
     soft_labels = None
     if params["labels"]["kind"] == "soft":
         if args.teacher is None:
@@ -69,8 +64,21 @@ def evaluate_set(args: argparse.Namespace) -> None:
                             train_set=str(args.train_set))
 
 
+def _base_augment(params: dict[str, Any]) -> Augment | None:
+    """`evaluation.augment`, the random crop of every student without TSGF_A; None when it is off."""
+    crop_scale, flip = tuple(params["crop_scale"]), params["flip"]
+    if crop_scale == (1.0, 1.0) and not flip:
+        return None
+    from tsgf.augment import random_clip_augment
+
+    def augment(clips: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        return random_clip_augment(clips, gen, crop_scale, flip, max_roll=0.0)
+
+    return augment
+
+
 def evaluate_full_data(args: argparse.Namespace) -> None:
-    """A student on the full real train split (hard labels, no augmentation): the upper reference row."""
+    """A student on the full real train split (hard labels, the base augmentation): the upper reference row."""
     from tsgf.stages.torch_common import split_source, start_compute
     from tsgf.training import TrainConfig
 
@@ -79,7 +87,7 @@ def evaluate_full_data(args: argparse.Namespace) -> None:
     data = load_clipset(args.data)
     train_rows, _ = train_and_holdout(data, params["holdout"], params["val_fraction"])
     _train_and_test_student(args, device, params, data, split_source(data, train_rows),
-                            TrainConfig.from_dict(params["full_data_train"]), {}, None, None, method="full",
+                            TrainConfig.from_dict(params["full_data_train"]), {}, _base_augment(params["augment"]), None, method="full",
                             augmentation="none", train_set=None)
 
 
