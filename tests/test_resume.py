@@ -31,8 +31,8 @@ NETWORK = {"arch": "convnet3d", "width": 4, "depth": 2, "kernel": [3, 3, 3], "sp
            "dropout": 0.5}  # dropout: the global random stream must be restored too
 TRAIN = {**DEFAULTS["evaluation"]["train"], "epochs": 40, "lr": 0.01, "batch_size": 8, "test_passes": 1}
 SALIENCY = DEFAULTS["saliency"]
-DISTILL = {"iterations": 40, "optimiser": "adam", "lr": 0.1, "betas": [0.5, 0.9], "momentum": 0.5, "bn_weight": 0.01, "first_bn_multiplier": 10.0,
-           "classes_per_batch": 0, "ipc_per_job": 0, "init": "real", "log_every": 5,
+DISTILL = {"iterations": 40, "optimiser": "adam", "lr": 0.1, "betas": [0.5, 0.9], "momentum": 0.5,
+           "bn_weight": 0.01, "first_bn_multiplier": 10.0, "classes_per_batch": 0, "ipc_per_job": 0, "init": "real", "log_every": 5,
            "augment": {"crop_scale": [0.7, 1.0], "flip": True, "max_roll": 0.1},
            "tsgf_o": {"enabled": True, "apply_to": "update", "recompute_every": 3}, "saliency": SALIENCY,
            "holdout": "test", "val_fraction": 0.2}

@@ -88,6 +88,7 @@ class DistillConfig:
 
 
 def _optimiser_keys(params: dict[str, Any]) -> dict[str, Any]:
+    """The step settings DM's and SRe2L's sections spell alike: length, optimiser and its hyperparameters."""
     return dict(iterations=params["iterations"], optimiser=params["optimiser"], lr=params["lr"],
                 betas=tuple(params["betas"]), momentum=params["momentum"])
 

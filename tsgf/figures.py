@@ -81,9 +81,10 @@ def plot_accuracy_vs_ipc(runs: pd.DataFrame, out_png: str | Path) -> Path:
     dataset, holdout = scope_of(runs)
     cells = summarise(runs)
     chance = chance_level(runs)
-    panels = [("accuracy", "Top-1 accuracy", None if chance is None else ("Chance", chance))]
+    # (metric, name, a line under the axis label, reference level)
+    panels = [("accuracy", "Top-1 accuracy", "", None if chance is None else ("Chance", chance))]
     if has_pairs(cells):
-        panels.append(("pair_accuracy", "Pair accuracy\n(true class above its reversed partner)",
+        panels.append(("pair_accuracy", "Pair accuracy", "(true class above its reversed partner)",
                        ("Order-blind", 50.0)))
     per_ipc = cells["ipc"].notna()
     protocols = list(dict.fromkeys(cells.loc[per_ipc, "labels"])) or [None]
@@ -93,15 +94,14 @@ def plot_accuracy_vs_ipc(runs: pd.DataFrame, out_png: str | Path) -> Path:
         for axes, protocol in zip(grid, protocols):
             mine = cells[~per_ipc | (cells["labels"] == protocol)]
             handles: dict[str, Any] = {}  # one legend per row: each set once, then every reference line
-            for ax, (metric, name, reference) in zip(axes, panels):
+            # "hard" -> "hard labels", "soft (T = 4)" -> "soft labels (T = 4)"
+            kind, _, detail = (protocol or "").partition(" ")
+            under = f", {kind} labels" + (f" {detail}" if detail else "") if protocol else ""
+            for ax, (metric, name, note, reference) in zip(axes, panels):
                 for handle in _metric_vs_ipc(ax, mine, metric, reference):
                     handles.setdefault(handle.get_label(), handle)
-                short, _, explanation = name.partition("\n")
-                ax.set_ylabel(f"{short} on {holdout} (%)" + (f"\n{explanation}" if explanation else ""))
-                # "hard" -> "hard labels", "soft (T = 4)" -> "soft labels (T = 4)"
-                under = "" if protocol is None else ", " + protocol.replace(" ", " labels ", 1) + (
-                    "" if " " in protocol else " labels")
-                ax.set_title(f"{dataset}{under}: {short.lower()} vs IPC")
+                ax.set_ylabel(f"{name} on {holdout} (%)" + (f"\n{note}" if note else ""))
+                ax.set_title(f"{dataset}{under}: {name.lower()} vs IPC")
             axes[-1].legend(handles=list(handles.values()), loc="center left", bbox_to_anchor=(1.02, 0.5),
                             frameon=False)
         return _save(fig, out_png)

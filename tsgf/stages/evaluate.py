@@ -87,8 +87,8 @@ def evaluate_full_data(args: argparse.Namespace) -> None:
     data = load_clipset(args.data)
     train_rows, _ = train_and_holdout(data, params["holdout"], params["val_fraction"])
     _train_and_test_student(args, device, params, data, split_source(data, train_rows),
-                            TrainConfig.from_dict(params["full_data_train"]), {}, _base_augment(params["augment"]), None, method="full",
-                            augmentation="none", train_set=None)
+                            TrainConfig.from_dict(params["full_data_train"]), {}, _base_augment(params["augment"]),
+                            None, method="full", augmentation="none", train_set=None)
 
 
 def _train_and_test_student(args: argparse.Namespace, device: torch.device, params: dict[str, Any], data: ClipSet,
