@@ -153,11 +153,31 @@ def test_the_dm_loss_is_zero_for_identical_sets():
     labels = [0, 0, 1, 1, 2, 2]
     real = _real_source(clips, labels)
     objective = distribution_matching_objective(real, torch.tensor(labels), DM_NETWORK, 3, (6, 3, 16, 16),
-                                                NO_AUGMENT, real_per_class=2, gen=generator(0))
+                                                NO_AUGMENT, real_per_class=2, scale_by_ipc=False, gen=generator(0))
     same, _ = objective(clips)
     other, _ = objective(clips.flip(0))  # every class gets another class's clips
     assert same.item() == pytest.approx(0.0, abs=1e-10)
     assert other.item() > 1e-4
+
+
+def test_scaling_the_dm_loss_by_ipc_multiplies_each_class_term_by_its_clip_count():
+    clips = torch.rand(6, 6, 3, 16, 16, generator=generator(1))
+    labels = torch.tensor([0, 0, 0, 1, 1, 2])  # 3, 2 and 1 synthetic clips
+    real = _real_source(torch.rand(6, 6, 3, 16, 16, generator=generator(2)), [0, 0, 1, 1, 2, 2])
+
+    def per_class_losses(scale_by_ipc: bool) -> list[float]:
+        # one class at a time (the objective sums the classes its labels name), same network and real batch
+        terms = []
+        for label in range(3):
+            only = labels == label
+            objective = distribution_matching_objective(real, labels[only], DM_NETWORK, 3, (6, 3, 16, 16),
+                                                        NO_AUGMENT, 2, scale_by_ipc, generator(0))
+            terms.append(objective(clips[only])[0].item())
+        return terms
+
+    plain, scaled = per_class_losses(False), per_class_losses(True)
+    assert all(term > 1e-6 for term in plain)
+    assert scaled == pytest.approx([3 * plain[0], 2 * plain[1], plain[2]], rel=1e-6)
 
 
 def test_distribution_matching_lowers_its_loss_and_is_deterministic():
@@ -167,14 +187,15 @@ def test_distribution_matching_lowers_its_loss_and_is_deterministic():
     labels = [0] * 4 + [1] * 4 + [2] * 4
     real = _real_source(real_clips, labels)
     init = torch.rand(6, 6, 3, 16, 16, generator=generator(3))  # IPC 2, class-major
-    runs = [distribution_matching(init, 3, 2, real, DM_NETWORK, NO_AUGMENT, 4, seed=0, device=torch.device("cpu"))
+    runs = [distribution_matching(init, 3, 2, real, DM_NETWORK, NO_AUGMENT, 4, False, seed=0,
+                                  device=torch.device("cpu"))
             for _ in range(2)]
     assert np.array_equal(runs[0].clips, runs[1].clips)
     assert runs[0].clips.shape == (6, 6, 3, 16, 16) and (runs[0].saliency == 1).all()
 
     def mean_loss(clips: torch.Tensor) -> float:  # the same 10 random networks and real batches for both
         objective = distribution_matching_objective(real, torch.tensor([0, 0, 1, 1, 2, 2]), DM_NETWORK, 3,
-                                                    (6, 3, 16, 16), NO_AUGMENT, 4, generator(99))
+                                                    (6, 3, 16, 16), NO_AUGMENT, 4, False, generator(99))
         return float(np.mean([objective(clips)[0].item() for _ in range(10)]))
 
     assert mean_loss(torch.from_numpy(runs[0].clips).float() / 255) < 0.5 * mean_loss(init)

@@ -156,7 +156,8 @@ def test_the_synthesis_tuning_config_plans_validation_runs_only(tmp_path):
     jobs = planned_jobs(run.stdout)
     assert yaml.safe_load(tuning.read_text())["holdout"] == "val"
     assert jobs["train_teacher"] == 1 and "evaluate_full_data" not in jobs and "order_blind_probe" not in jobs
-    # main 3; DM 2 Adam + 3 SGD lrs + 2 lengths; SRe2L and TSGF 4 Adam + 3 SGD lrs + 2 lengths, both label kinds;
-    # random real at 100 epochs, IPC 1 and 5, and 200 epochs at IPC 5 (its IPC 1 is the main grid's); 3 seeds each
-    assert jobs["evaluate_set"] == 3 + (2 + 3 + 2) * 2 * 3 + (4 + 3 + 2) * 2 * 2 * 3 + 3 * 3
-    assert jobs["distribution_matching"] == (2 + 3 + 2) * 3 and jobs["distill"] == (4 + 3 + 2) * 2 * 3
+    # main 3; DM 2 Adam + 3 SGD lrs + 2 lengths, and scaled or not at IPC 5; SRe2L and TSGF 4 Adam + 3 SGD lrs +
+    # 2 lengths, both label kinds; random real at 100 epochs, IPC 1 and 5, and 200 epochs at IPC 5 (its IPC 1 is
+    # the main grid's), and at IPC 5 under soft labels; 3 seeds each
+    assert jobs["evaluate_set"] == 3 + (2 + 3 + 2 + 2) * 2 * 3 + (4 + 3 + 2) * 2 * 2 * 3 + 3 * 3 + 3
+    assert jobs["distribution_matching"] == (2 + 3 + 2 + 2) * 3 and jobs["distill"] == (4 + 3 + 2) * 2 * 3

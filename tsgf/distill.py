@@ -223,10 +223,13 @@ def distill(teacher: nn.Module, init_clips: torch.Tensor, num_classes: int, ipc:
 
 def distribution_matching_objective(real: ClipSource, labels: torch.Tensor, network: NetworkConfig,
                                     num_classes: int, clip_shape: tuple[int, int, int, int], config: DistillConfig,
-                                    real_per_class: int, gen: torch.Generator, precision: str = "fp32") -> Objective:
+                                    real_per_class: int, scale_by_ipc: bool, gen: torch.Generator,
+                                    precision: str = "fp32") -> Objective:
     """DM (Zhao & Bilen 2023): at each call a freshly initialised network of the student's architecture embeds a
     random batch of real clips per class and the synthetic clips; the loss is the sum over classes of the squared
-    distance between the mean embeddings. Real clips get the same kind of clip-consistent augmentation."""
+    distance between the mean embeddings. Real clips get the same kind of clip-consistent augmentation.
+    `scale_by_ipc` multiplies each class's term by its number of synthetic clips: a clip's share of the mean's
+    gradient falls as 1/IPC, so without it a step size tuned at IPC 1 barely moves the clips of a larger set."""
     by_class = {int(c): np.flatnonzero(real.labels == c) for c in labels.unique()}
     for label, members in by_class.items():
         if len(members) == 0:
@@ -250,15 +253,16 @@ def distribution_matching_objective(real: ClipSource, labels: torch.Tensor, netw
                 real_mean = embed(net, place(model_input(clips, mean, std), device)).float().mean(0)
             with autocast(device, precision):
                 synthetic = embed(net, place(model_input(augmented[labels == label], mean, std), device))
-            loss = loss + (real_mean - synthetic.float().mean(0)).pow(2).sum()
+            distance = (real_mean - synthetic.float().mean(0)).pow(2).sum()
+            loss = loss + distance * (len(synthetic) if scale_by_ipc else 1)
         return loss, {}
 
     return objective
 
 
 def distribution_matching(init_clips: torch.Tensor, num_classes: int, ipc: int, real: ClipSource,
-                          network: NetworkConfig, config: DistillConfig, real_per_class: int, seed: int,
-                          device: torch.device, precision: str = "fp32",
+                          network: NetworkConfig, config: DistillConfig, real_per_class: int,
+                          scale_by_ipc: bool, seed: int, device: torch.device, precision: str = "fp32",
                           checkpoint: Checkpoint | None = None) -> DistillResult:
     """A whole DM set (class-major, `ipc` clips per class) optimised as one batch in the shared synthesis loop:
     DM matches each class's mean embedding with all of its synthetic clips together, so the set is not split
@@ -268,7 +272,8 @@ def distribution_matching(init_clips: torch.Tensor, num_classes: int, ipc: int, 
     labels = torch.arange(num_classes).repeat_interleave(ipc)
     init = init_clips if config.init == "real" else torch.rand(init_clips.shape, generator=gen)
     objective = distribution_matching_objective(real, labels.to(device), network, num_classes,
-                                                tuple(init_clips.shape[1:]), config, real_per_class, gen, precision)
+                                                tuple(init_clips.shape[1:]), config, real_per_class, scale_by_ipc,
+                                                gen, precision)
     state = checkpoint.load()
     clips, curve = optimise_batch(init.to(device), objective, config, gen, desc=f"DM, IPC {ipc}",
                                   checkpoint=checkpoint, job_state={}, resume=state["batch"] if state else None)

@@ -74,7 +74,8 @@ def distribution_matching(args: argparse.Namespace) -> None:
     init = torch.from_numpy(np.asarray(data.clips[rows])).float() / 255.0
     result = synthesise(init, data.num_classes, args.ipc, split_source(data, train_rows),
                         NetworkConfig.from_dict(params["network"]), DistillConfig.for_distribution_matching(params),
-                        params["real_per_class"], args.seed, device, args.precision, checkpoint)
+                        params["real_per_class"], params["scale_by_ipc"], args.seed, device, args.precision,
+                        checkpoint)
     recipe = {"method": "dm", "ipc": args.ipc, "seed": args.seed, **params}
     cost = {"wall_seconds": result.seconds, "peak_rss_mb": runtime.peak_rss_mb(),
             "peak_gpu_mb": runtime.peak_gpu_mb(device) if device.type == "cuda" else None, "device": str(device)}
