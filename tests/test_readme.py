@@ -37,6 +37,8 @@ COMMANDS = {
     "python -m tsgf.config_docs --write":
         "tests/test_config_docs.py::test_the_key_tables_are_generated_from_the_schema",
     "python3 scripts/rule_times.py": "tests/test_scripts.py::test_rule_times_sums_each_rules_benchmarks",
+    "python3 scripts/student_throughput.py":
+        "tests/test_scripts.py::test_the_student_throughput_script_prints_its_figures",
     "snakemake --lint": CI,
     "CI=true bash .ci/run": CI,
 }

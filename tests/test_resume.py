@@ -4,6 +4,7 @@ again with the same command, and its outputs equal an uninterrupted run's bit fo
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -32,7 +33,8 @@ NETWORK = {"arch": "convnet3d", "width": 4, "depth": 2, "kernel": [3, 3, 3], "sp
 TRAIN = {**DEFAULTS["evaluation"]["train"], "epochs": 40, "lr": 0.01, "batch_size": 8, "test_passes": 1}
 SALIENCY = DEFAULTS["saliency"]
 DISTILL = {"iterations": 40, "optimiser": "adam", "lr": 0.1, "betas": [0.5, 0.9], "momentum": 0.5,
-           "bn_weight": 0.01, "first_bn_multiplier": 10.0, "classes_per_batch": 0, "ipc_per_job": 0, "init": "real", "log_every": 5,
+           "bn_weight": 0.01, "first_bn_multiplier": 10.0, "classes_per_batch": 0, "ipc_per_job": 0, "init": "real",
+           "log_every": 5,
            "augment": {"crop_scale": [0.7, 1.0], "flip": True, "max_roll": 0.1},
            "tsgf_o": {"enabled": True, "apply_to": "update", "recompute_every": 3}, "saliency": SALIENCY,
            "holdout": "test", "val_fraction": 0.2}
@@ -174,6 +176,22 @@ def test_the_full_data_student_trains_on_the_same_crop(workspace, tmp_path):
     plain, cropped = result([1.0, 1.0]), result([0.5, 1.0])
     assert plain["final_train_loss"] != cropped["final_train_loss"]
     assert plain["final_train_loss"] == result([1.0, 1.0])["final_train_loss"]
+
+
+def test_a_compute_stage_logs_its_start_up_and_a_light_stage_does_not(workspace, tmp_path):
+    started = time.monotonic()
+    student = run(tsgf("evaluate_set", "--data", str(workspace / "data"), "--train-set", str(workspace / "set"),
+                       "--method", "random_real", "--augmentation", "none", "--seed", "0", "--params",
+                       json.dumps({**EVALUATE, "augment": {"crop_scale": [1.0, 1.0], "flip": False}}), "--out",
+                       str(tmp_path / "student.json")))
+    wall = time.monotonic() - started
+    seconds = [float(s) for s in re.findall(r"start-up to first step: ([0-9.]+) s", student.stderr)]
+    assert len(seconds) == 1 and 0.1 < seconds[0] < wall, student.stderr[-2000:]  # torch alone takes longer
+    selection = subprocess.run([sys.executable, "-m", "tsgf", "random_real", "--data", str(workspace / "data"),
+                                "--ipc", "1", "--seed", "0", "--params",
+                                json.dumps({"holdout": "test", "val_fraction": 0.2}), "--out", str(tmp_path / "set")],
+                               capture_output=True, text=True, timeout=120)
+    assert selection.returncode == 0 and "start-up" not in selection.stderr, selection.stderr[-2000:]
 
 
 def separable_source() -> ClipSource:

@@ -21,6 +21,7 @@ from tsgf.errors import TSGFError
 from tsgf.measure import PRECISIONS
 from tsgf.methods import AUGMENTATIONS, CORESET_METHODS
 from tsgf.stages import STAGES
+from tsgf.startup import STARTUP_LINE, first_step_seconds
 
 # what each stage's arguments are made of
 _DATA = ("--data", dict(required=True, type=Path, help="the prepared clip set"))
@@ -122,6 +123,8 @@ def main(argv: list[str] | None = None) -> int:
     except TSGFError as error:
         print(f"tsgf {args.stage}: error: {error}", file=sys.stderr)
         return 2
+    if (seconds := first_step_seconds()) is not None:
+        logging.getLogger("tsgf").info(STARTUP_LINE.format(seconds=seconds))
     return 0
 
 

@@ -34,6 +34,7 @@ from tsgf.runtime import autocast, place, progress
 from tsgf.runtime import generator as make_generator
 from tsgf.saliency import SaliencyConfig, expand_to_clips, temporal_saliency
 from tsgf.sharding import DistillResult, Shard, class_groups, shard_positions
+from tsgf.startup import mark_first_step
 from tsgf.training import ClipSource, check_finite
 
 
@@ -145,6 +146,7 @@ def optimise_batch(init: torch.Tensor, objective: Objective, config: DistillConf
     for iteration in progress(range(first_iteration, config.iterations), config.iterations - first_iteration, desc):
         for group in optimiser.param_groups:  # cosine decay to 0
             group["lr"] = 0.5 * config.lr * (1 + math.cos(math.pi * iteration / config.iterations))
+        mark_first_step()
         augmented = random_clip_augment(synthetic, gen, config.crop_scale, config.flip, config.max_roll)
         loss, parts = objective(augmented)
         check_finite(loss, f"{desc}, iteration {iteration + 1}")

@@ -23,6 +23,7 @@ from tsgf.errors import ConfigError, NonFiniteLossError
 from tsgf.models import embed, model_input
 from tsgf.runtime import autocast, place, progress
 from tsgf.runtime import generator as make_generator
+from tsgf.startup import mark_first_step
 
 Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 
@@ -146,6 +147,7 @@ def train_classifier(model: nn.Module, data: ClipSource, config: TrainConfig, se
             if augment is not None:
                 clips = augment(clips, gen)
             clips, labels = clips.to(device), labels.to(device)
+            mark_first_step()
             with autocast(device, precision):
                 logits = model(place(model_input(clips, mean, std, config.batch_zscore), device))
             if soft_labels is None:
