@@ -22,6 +22,7 @@ include: "workflow/rules/teacher.smk"
 include: "workflow/rules/training_sets.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/warm_start.smk"
 
 
 rule all:

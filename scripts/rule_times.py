@@ -3,7 +3,8 @@
   python scripts/rule_times.py [benchmarks/motion]
 
 Prints one row per rule: jobs, total and mean wall seconds, the longest job, the largest peak RSS that the
-benchmark recorded (unreliable under some sandboxes: the jobs log their own peak memory too), and each job's
+benchmark recorded (unreliable under some sandboxes, and in a local run with the warm server only the job's thin
+client process: the jobs log their own peak memory, which the cost table reports), and each job's
 start-up: the mean seconds from process start to its first training or optimisation step, and that start-up's share
 of the rule's job time (read from the line tsgf.startup writes in each job's log, logs/<dataset>/<rule>/...log
 beside benchmarks/<dataset>/<rule>/...tsv; empty for rules that take no step). Light rules that run on the submit

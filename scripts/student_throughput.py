@@ -2,14 +2,18 @@
 
   python scripts/student_throughput.py [--ipc 1] [--students 3] [--epochs 200] [--work /tmp/tsgf-students]
 
-On the default config's embedded dataset and its hard-label student recipe (random real, the plain crop):
-1. one student per process: `--students` runs of `python -m tsgf evaluate_set`, one after another, as the workflow
-   runs them (wall time per process, and the start-up each logs before its first training step);
-2. K students in one process: the same students, trained and tested one after another by the same harness in
-   this process (torch imported and the data loaded once), so 1 / 2 is what sharing a process can save;
-3. the harness against a bare loop: one epoch of `train_classifier` on the training set against a loop of the same
-   network, optimiser and batch size over the same clips already in memory as float tensors (no reading from the
-   uint8 set, no temporal window, no augmentation, no curve), so their ratio is the harness's own overhead.
+On the default config's embedded dataset and its hard-label student recipe (random real, the plain crop), one
+thread, K = `--students` seeds:
+1. one student per process: K runs of `python -m tsgf evaluate_set --seeds S`, one after another (wall time per
+   process, and the start-up each logs before its first training step);
+2. K students per process: one `python -m tsgf evaluate_set --seeds 0 1 ... K-1`, as the workflow now runs a cell,
+   so 1 / 2 is what sharing a process saves;
+3. the harness against a bare loop: one epoch of `train_classifier` over the training set against a loop of the
+   same network, optimiser, batch size and crop over the same clips already in memory as normalised float tensors
+   (no reading, no temporal window, no curve), so their ratio is the harness's own overhead;
+4. K students as one vectorised ensemble (torch.func: `stack_module_state` + `vmap`, which runs each layer's K
+   convolutions as one grouped convolution) against the same K bare loops one after another, per epoch, on the
+   same in-memory batches: what vectorising students would buy on this machine.
 """
 
 from __future__ import annotations
@@ -52,6 +56,16 @@ def tsgf(*args: str) -> subprocess.CompletedProcess:
     return run
 
 
+def timed_students(data: Path, work: Path, seeds: list[int], params: dict) -> tuple[float, float]:
+    """Wall seconds of one `evaluate_set` process training `seeds`, and the start-up it logs."""
+    start = time.perf_counter()
+    run = tsgf("evaluate_set", "--data", str(data), "--train-sets", *[str(work / f"set{seed}") for seed in seeds],
+               "--seeds", *map(str, seeds), "--method", "random_real", "--augmentation", "none", "--params",
+               json.dumps(params), "--out", str(work / f"students{'-'.join(map(str, seeds))}.json"), "--threads",
+               "1", "--device", "cpu")
+    return time.perf_counter() - start, logged_startup_seconds(run.stderr)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--ipc", type=int, default=1)
@@ -70,81 +84,100 @@ def main() -> None:
         tsgf("random_real", "--data", str(data), "--ipc", str(args.ipc), "--seed", str(seed), "--params", split,
              "--out", str(args.work / f"set{seed}"))
 
-    # 1. one student per process
-    process_seconds, startups = [], []
-    for seed in seeds:
-        start = time.perf_counter()
-        run = tsgf("evaluate_set", "--data", str(data), "--train-set", str(args.work / f"set{seed}"), "--method",
-                   "random_real", "--augmentation", "none", "--seed", str(seed), "--params", json.dumps(params),
-                   "--out", str(args.work / f"student{seed}.json"), "--threads", "1", "--device", "cpu")
-        process_seconds.append(time.perf_counter() - start)
-        startups.append(logged_startup_seconds(run.stderr))
-    per_process = sum(process_seconds) / len(seeds)
+    # 1. one student per process; 2. the K students in one process, as the workflow runs a cell
+    alone = [timed_students(data, args.work, [seed], params) for seed in seeds]
+    per_process = sum(seconds for seconds, _ in alone) / len(seeds)
+    cell_seconds, cell_startup = timed_students(data, args.work, seeds, params)
+    shared = cell_seconds / len(seeds)
 
-    # 2. the same students in this process, through the same harness (imported here, after the subprocesses)
+    # 3. and 4. in this process, on the first seed's set
     import numpy as np
     import torch
+    from torch.func import functional_call, stack_module_state, vmap
 
     from tsgf import runtime
-    from tsgf.clipset import load_clipset, train_and_holdout
-    from tsgf.models import NetworkConfig, build_network
+    from tsgf.clipset import load_clipset
+    from tsgf.models import NetworkConfig, build_network, model_input
     from tsgf.stages.evaluate import _base_augment
-    from tsgf.stages.torch_common import normalisation, split_source
-    from tsgf.training import ClipSource, TrainConfig, evaluate_classifier, train_classifier
+    from tsgf.stages.torch_common import normalisation
+    from tsgf.training import ClipSource, TrainConfig, train_classifier
 
     runtime.configure(1, 0)
-    start = time.perf_counter()
     prepared = load_clipset(data)
-    _, holdout_rows = train_and_holdout(prepared, params["holdout"], params["val_fraction"])
-    test = split_source(prepared, holdout_rows)
     config, network = TrainConfig.from_dict(params["train"]), NetworkConfig.from_dict(params["network"])
     augment, frames = _base_augment(params["augment"]), prepared.clip_shape[0]
-    in_process = []
-    for seed in seeds:
-        begin = time.perf_counter()
-        training_set = load_clipset(args.work / f"set{seed}")
-        rows = np.arange(len(training_set.clips))
-        train = ClipSource(training_set.clips, rows, training_set.labels(rows), *normalisation(prepared))
-        torch.manual_seed(seed)
-        student = build_network(network, prepared.num_classes, prepared.clip_shape)
-        train_classifier(student, train, config, seed, torch.device("cpu"), frames, augment)
-        evaluate_classifier(student, test, prepared.num_classes, config.test_passes, config.batch_size, seed,
-                            torch.device("cpu"), frames)
-        in_process.append(time.perf_counter() - begin)
-    shared = (time.perf_counter() - start) / len(seeds)
-
-    # 3. one harness epoch against a bare loop over the same clips in memory
+    training_set = load_clipset(args.work / "set0")
+    rows = np.arange(len(training_set.clips))
+    train = ClipSource(training_set.clips, rows, training_set.labels(rows), *normalisation(prepared)).in_memory()
     one_epoch = TrainConfig.from_dict({**params["train"], "epochs": 1})
-    torch.manual_seed(0)
-    student = build_network(network, prepared.num_classes, prepared.clip_shape)
     repeats = 20
+
+    def students() -> list[torch.nn.Module]:
+        networks = []
+        for seed in seeds:
+            torch.manual_seed(seed)
+            networks.append(build_network(network, prepared.num_classes, prepared.clip_shape).train())
+        return networks
+
     begin = time.perf_counter()
     for _ in range(repeats):
-        train_classifier(student, train, one_epoch, 0, torch.device("cpu"), frames, augment)
+        train_classifier(students()[0], train, one_epoch, 0, torch.device("cpu"), frames, augment)
     harness_epoch = (time.perf_counter() - begin) / repeats
+
+    # the same clips, cropped once per epoch as the harness does, normalised, in memory
     clips, labels = train.read(np.arange(len(train.rows)))
-    inputs = ((clips - train.mean.view(1, 1, -1, 1, 1)) / train.std.view(1, 1, -1, 1, 1)).permute(0, 2, 1, 3, 4)
-    optimiser = torch.optim.SGD(student.parameters(), lr=config.lr, momentum=config.momentum,
-                                weight_decay=config.weight_decay)
-    student.train()
+    gen = torch.Generator().manual_seed(0)
+    batches = [model_input(augment(clips, gen) if augment else clips, train.mean, train.std) for _ in range(repeats)]
+
+    def sgd(parameters) -> torch.optim.Optimizer:
+        return torch.optim.SGD(parameters, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+
+    def bare_epochs(student: torch.nn.Module) -> float:
+        optimiser = sgd(student.parameters())
+        begin = time.perf_counter()
+        for inputs in batches:
+            for first in range(0, len(labels), config.batch_size):
+                loss = torch.nn.functional.cross_entropy(student(inputs[first : first + config.batch_size]),
+                                                         labels[first : first + config.batch_size])
+                optimiser.zero_grad(set_to_none=True)
+                loss.backward()
+                optimiser.step()
+        return (time.perf_counter() - begin) / repeats
+
+    bare_epoch = bare_epochs(students()[0])
+    one_after_another = sum(bare_epochs(student) for student in students())
+
+    networks = students()
+    weights, buffers = stack_module_state(networks)
+    template = networks[0]
+
+    def forward(w, b, x):
+        return functional_call(template, (w, b), (x,))
+
+    ensemble = vmap(forward)
+    optimiser = sgd(list(weights.values()))
+    stacked = [torch.stack([inputs] * len(seeds)) for inputs in batches]  # each student its own copy of a batch
     begin = time.perf_counter()
-    for _ in range(repeats):
+    for inputs in stacked:
         for first in range(0, len(labels), config.batch_size):
-            loss = torch.nn.functional.cross_entropy(student(inputs[first : first + config.batch_size]),
-                                                     labels[first : first + config.batch_size])
+            logits = ensemble(weights, buffers, inputs[:, first : first + config.batch_size])
+            target = labels[first : first + config.batch_size].repeat(len(seeds))
+            loss = torch.nn.functional.cross_entropy(logits.flatten(0, 1), target, reduction="sum") / len(target)
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             optimiser.step()
-    bare_epoch = (time.perf_counter() - begin) / repeats
+    vectorised = (time.perf_counter() - begin) / repeats
 
     print(f"students: random real, IPC {args.ipc} ({len(train.rows)} clips), {args.epochs} epochs, batch "
-          f"{config.batch_size}, {args.students} seeds, one thread")
+          f"{config.batch_size}, K = {args.students} seeds, one thread")
     print(f"1. one student per process: {per_process:.2f} s a student ({1 / per_process:.3f} students/s), of which "
-          f"{sum(startups) / len(startups):.2f} s start-up before the first training step")
+          f"{sum(s for _, s in alone) / len(alone):.2f} s start-up before the first training step")
     print(f"2. {args.students} students in one process: {shared:.2f} s a student ({1 / shared:.3f} students/s, "
-          f"{per_process / shared:.2f}x); train + test alone {sum(in_process) / len(in_process):.2f} s")
+          f"{per_process / shared:.2f}x), {cell_startup:.2f} s start-up for the job ({cell_startup / cell_seconds:.1%})")
     print(f"3. one epoch: harness {1000 * harness_epoch:.1f} ms, bare loop {1000 * bare_epoch:.1f} ms "
           f"({harness_epoch / bare_epoch:.2f}x)")
+    print(f"4. one epoch of {args.students} students: vectorised ensemble {1000 * vectorised:.1f} ms, one after "
+          f"another {1000 * one_after_another:.1f} ms ({vectorised / one_after_another:.2f}x)")
 
 
 if __name__ == "__main__":

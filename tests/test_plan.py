@@ -36,7 +36,12 @@ def test_the_shipped_configs_plan_every_ablation():
 def test_main_experiment_grid_and_distinct_addresses():
     plan = plan_of({})
     methods, labels, ipcs, seeds = (DEFAULT["experiment"][key] for key in ("methods", "labels", "ipcs", "seeds"))
-    assert len(plan.result_files("main")) == len(methods) * len(labels) * 2 * len(ipcs) * len(seeds) + len(seeds)
+    main = plan.runs["main"][0]["results"]
+    assert len(main) == len(methods) * len(labels) * 2 * len(ipcs) * len(seeds) + len(seeds)
+    # one cell file (one job) per training set and evaluation, holding every seed; the full-data students one more
+    assert len(plan.result_files("main")) == len(methods) * len(labels) * 2 * len(ipcs) + 1
+    assert all(path.endswith("/seeds0-1-2.json") for path, _ in main)
+    assert [seed for _, seed in main[:3]] == seeds
     assert sorted(entry["method"] for entry in plan.sets.values()) == sorted(methods)
     assert len(plan.datasets) == 1 and len(plan.teachers) == 1
 
@@ -45,8 +50,11 @@ def test_a_variant_equal_to_the_base_reuses_the_main_results():
     plan = plan_of({"floor": {"sweep": {"saliency.floor": [0.2, 0.5]}, "seeds": [0]}})
     default, changed = plan.runs["floor"]
     assert default["default"] and not changed["default"]
-    assert set(default["results"]) <= set(plan.result_files("main"))
-    assert not set(changed["results"]) & set(plan.result_files("main"))
+    assert {path for path, _ in default["results"]} <= set(plan.result_files("main"))
+    assert not {path for path, _ in changed["results"]} & set(plan.result_files("main"))
+    # the variant's seed 0 is read from the main experiment's cell, which trains every seed the plan asks for
+    assert {(path.rsplit("/", 1)[1], seed) for path, seed in default["results"]} == {("seeds0-1-2.json", 0)}
+    assert {(path.rsplit("/", 1)[1], seed) for path, seed in changed["results"]} == {("seeds0.json", 0)}
     # the floor reaches TSGF only: SRe2L keeps one address, TSGF gets a second
     assert len(plan.sets_of("sre2l")) == 1 and len(plan.sets_of("tsgf")) == 2
 
@@ -57,8 +65,8 @@ def test_soft_labels_reuse_the_sets_and_take_the_teacher_and_a_data_sweep_makes_
                     "frames": {"sweep": {"dataset.motion.frames": [4, 8]}, "methods": ["random_real"]}})
     (variant,) = plan.runs["temperature"]
     assert variant["sets"] == plan.runs["main"][0]["sets"]
-    hard_result, soft_result = variant["results"]  # one IPC, one seed, one augmentation: hard first
-    assert hard_result in plan.result_files("main")  # the main experiment's hard-label student
+    (hard_result, _), (soft_result, _) = variant["results"]  # one IPC, one seed, one augmentation: hard first
+    assert hard_result in plan.result_files("main")  # the main experiment's hard-label students
     soft_evaluation = plan.evaluations[soft_result.split("/")[3]]
     assert soft_evaluation["params"]["labels"]["kind"] == "soft"
     assert soft_evaluation["teacher"] == variant["teacher"]  # soft labels come from the teacher
@@ -75,7 +83,7 @@ def test_several_keys_sweep_their_product_and_mappings_merge_into_their_section(
         "saliency.window=1, saliency.floor=0.0", "saliency.window=1, saliency.floor=0.5"]
     assert all(overrides["distill.iterations"] == 50 for _, overrides in variants)
     plan = plan_of({"arch": {"sweep": {"student.network": [{"arch": "r3d_18"}]}, "methods": ["random_real"]}})
-    evaluation = plan.evaluations[plan.runs["arch"][0]["results"][0].split("/")[3]]
+    evaluation = plan.evaluations[plan.runs["arch"][0]["results"][0][0].split("/")[3]]
     assert evaluation["params"]["network"] == {**DEFAULT["student"]["network"], "arch": "r3d_18"}
     assert plan.runs["arch"][0]["label"] == "arch=r3d_18"
 

@@ -135,17 +135,52 @@ def test_a_killed_distillation_resumes_to_the_same_clips(workspace, tmp_path):
     assert float(result["seconds"]) > 0
 
 
-def test_a_killed_student_evaluation_resumes_to_the_same_result(workspace, tmp_path):
+def students(out: Path) -> dict[int, dict]:
+    """The rows of a cell file, by seed."""
+    return {row["seed"]: row for row in json.loads(out.read_text())["students"]}
+
+
+SAME_STUDENT = ("accuracy", "pair_accuracy", "per_class_accuracy", "final_train_loss", "final_train_accuracy")
+
+
+def test_a_killed_cell_resumes_its_student_in_progress_and_keeps_the_finished_one(workspace, tmp_path):
     def command(out: Path) -> list[str]:
-        return tsgf("evaluate_set", "--data", str(workspace / "data"), "--train-set", str(workspace / "set"),
-                    "--method", "random_real", "--augmentation", "tsgf_a", "--seed", "2", "--params",
-                    json.dumps(EVALUATE), "--out", str(out))
+        return tsgf("evaluate_set", "--data", str(workspace / "data"), "--train-sets", str(workspace / "set"),
+                    str(workspace / "set"), "--seeds", "2", "5", "--method", "random_real", "--augmentation",
+                    "tsgf_a", "--params", json.dumps(EVALUATE), "--out", str(out))
 
     run(command(tmp_path / "reference.json"))
-    resumed(command(tmp_path / "resumed.json"), tmp_path / "resumed.ckpt", lambda state: 5 <= state["epoch"] < 30)
-    reference, result = (json.loads((tmp_path / f"{name}.json").read_text()) for name in ("reference", "resumed"))
-    for key in ("accuracy", "per_class_accuracy", "final_train_loss", "final_train_accuracy"):
-        assert reference[key] == result[key], key
+    job = tmp_path / "resumed.ckpt"
+    second_student = tmp_path / "resumed.ckpt.seed5"  # the snapshots of the student in progress, beside the job's
+    resuming = [*command(tmp_path / "resumed.json"), "--checkpoint", str(job), "--checkpoint-every", "0"]
+    # killed while the second student trains: the first is finished (in the job's snapshot), the second resumes
+    killed_after(resuming, second_student, lambda state: 5 <= state["epoch"] < 30)
+    assert list(torch.load(job, weights_only=True)["state"]["finished"]) == [2]
+    second = run(resuming)
+    assert "resuming from checkpoint" in second.stderr and "student on random_real (tsgf_a), seed 2" not in second.stderr
+    assert not job.exists() and not second_student.exists()
+    reference, result = students(tmp_path / "reference.json"), students(tmp_path / "resumed.json")
+    assert list(result) == [2, 5]
+    for seed in (2, 5):
+        for key in SAME_STUDENT:
+            assert reference[seed][key] == result[seed][key], (seed, key)
+
+
+def test_a_students_result_does_not_depend_on_the_students_sharing_its_job(workspace, tmp_path):
+    """Seed 3 alone and as the fourth of five students in one job: the same student to the last digit (CPU)."""
+    def cell(seeds: list[int], out: Path) -> dict[int, dict]:
+        run(tsgf("evaluate_set", "--data", str(workspace / "data"), "--train-sets",
+                 *[str(workspace / "set")] * len(seeds), "--seeds", *map(str, seeds), "--method", "random_real",
+                 "--augmentation", "none", "--params", json.dumps({**EVALUATE, "augment": {"crop_scale": [0.5, 1.0],
+                                                                                           "flip": False}}),
+                 "--out", str(out)))
+        return students(out)
+
+    alone, shared = cell([3], tmp_path / "alone.json"), cell([0, 1, 2, 3, 4], tmp_path / "shared.json")
+    assert list(shared) == [0, 1, 2, 3, 4]
+    for key in SAME_STUDENT:
+        assert alone[3][key] == shared[3][key], key
+    assert len({shared[seed]["final_train_loss"] for seed in shared}) == 5  # and the seeds do differ
 
 
 def test_a_student_without_tsgf_a_trains_on_the_clip_consistent_crop(workspace, tmp_path):
@@ -154,10 +189,10 @@ def test_a_student_without_tsgf_a_trains_on_the_clip_consistent_crop(workspace, 
     def result(crop_scale: list[float]) -> dict:
         out = tmp_path / f"crop{crop_scale[0]}.json"
         params = {**EVALUATE, "augment": {"crop_scale": crop_scale, "flip": False}}
-        run(tsgf("evaluate_set", "--data", str(workspace / "data"), "--train-set", str(workspace / "set"),
-                 "--method", "random_real", "--augmentation", "none", "--seed", "0", "--params", json.dumps(params),
+        run(tsgf("evaluate_set", "--data", str(workspace / "data"), "--train-sets", str(workspace / "set"),
+                 "--method", "random_real", "--augmentation", "none", "--seeds", "0", "--params", json.dumps(params),
                  "--out", str(out)))
-        return json.loads(out.read_text())
+        return students(out)[0]
 
     plain, cropped = result([1.0, 1.0]), result([0.5, 1.0])
     assert plain["final_train_loss"] != cropped["final_train_loss"]
@@ -169,9 +204,9 @@ def test_the_full_data_student_trains_on_the_same_crop(workspace, tmp_path):
         out = tmp_path / f"full{crop_scale[0]}.json"
         params = {"network": NETWORK, "full_data_train": {**TRAIN, "epochs": 3}, "holdout": "test",
                   "val_fraction": 0.2, "augment": {"crop_scale": crop_scale, "flip": False}}
-        run(tsgf("evaluate_full_data", "--data", str(workspace / "data"), "--seed", "0", "--params",
+        run(tsgf("evaluate_full_data", "--data", str(workspace / "data"), "--seeds", "0", "--params",
                  json.dumps(params), "--out", str(out)))
-        return json.loads(out.read_text())
+        return students(out)[0]
 
     plain, cropped = result([1.0, 1.0]), result([0.5, 1.0])
     assert plain["final_train_loss"] != cropped["final_train_loss"]
@@ -180,8 +215,8 @@ def test_the_full_data_student_trains_on_the_same_crop(workspace, tmp_path):
 
 def test_a_compute_stage_logs_its_start_up_and_a_light_stage_does_not(workspace, tmp_path):
     started = time.monotonic()
-    student = run(tsgf("evaluate_set", "--data", str(workspace / "data"), "--train-set", str(workspace / "set"),
-                       "--method", "random_real", "--augmentation", "none", "--seed", "0", "--params",
+    student = run(tsgf("evaluate_set", "--data", str(workspace / "data"), "--train-sets", str(workspace / "set"),
+                       "--method", "random_real", "--augmentation", "none", "--seeds", "0", "--params",
                        json.dumps({**EVALUATE, "augment": {"crop_scale": [1.0, 1.0], "flip": False}}), "--out",
                        str(tmp_path / "student.json")))
     wall = time.monotonic() - started

@@ -50,4 +50,5 @@ def test_the_student_throughput_script_prints_its_figures(tmp_path):
     assert any(line.startswith("1. one student per process") and "start-up" in line for line in lines), run.stdout
     assert any(line.startswith("2. 2 students in one process") for line in lines), run.stdout
     assert any(line.startswith("3. one epoch") and "bare loop" in line for line in lines), run.stdout
+    assert any(line.startswith("4. one epoch of 2 students: vectorised ensemble") for line in lines), run.stdout
 

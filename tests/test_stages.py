@@ -107,9 +107,11 @@ def test_light_stages_never_import_torch(tmp_path):
     split = {"holdout": "test", "val_fraction": 0.2}
     teacher = tmp_path / "metrics.json"
     teacher.write_text(json.dumps({"accuracy": 0.5, "train_seconds": 1.0}))
-    result = tmp_path / "result.json"
-    result.write_text(json.dumps({"method": "random_real", "accuracy": 0.5, "per_class_accuracy": {"a": 0.5}}))
-    variants = [{"label": "", "overrides": {}, "default": True, "teacher_metrics": str(teacher), "count": 1}]
+    result = tmp_path / "seeds0.json"
+    result.write_text(json.dumps({"students": [{"method": "random_real", "seed": 0, "accuracy": 0.5,
+                                                "per_class_accuracy": {"a": 0.5}}]}))
+    variants = [{"label": "", "overrides": {}, "default": True, "teacher_metrics": str(teacher),
+                 "results": [[str(result), 0]]}]
     script = _NO_TORCH + "from tsgf.cli import main\n" + "\n".join(
         f"assert main({argv!r}) == 0" for argv in (
             ["generate_motion_dataset", "--params", json.dumps({"name": "tiny", "motion": motion}), "--out", str(data)],
@@ -127,3 +129,30 @@ def test_the_schema_offers_exactly_the_packages_methods_and_augmentations():
     assert tuple(schema["$defs"]["methods"]["items"]["enum"]) == METHODS
     assert tuple(schema["$defs"]["augmentations"]["items"]["enum"]) == AUGMENTATIONS
     assert tuple(schema["$defs"]["labels"]["items"]["enum"]) == LABEL_KINDS
+
+
+def test_aggregate_reads_each_student_from_its_cell_and_names_a_seed_the_cell_lacks(tmp_path, capsys):
+    """A variant's students are [cell file, seed]: the main experiment's cell holds seeds 0-2, a sweep reads seed 0
+    of it; a seed a cell does not hold is an error naming the file and the seeds it has."""
+    from tsgf.cli import main
+
+    teacher = tmp_path / "metrics.json"
+    teacher.write_text(json.dumps({"accuracy": 0.9, "train_seconds": 1.0}))
+    cell = tmp_path / "seeds0-1-2.json"
+    cell.write_text(json.dumps({"students": [{"method": "tsgf", "seed": seed, "accuracy": seed / 10,
+                                              "per_class_accuracy": {"a": seed / 10}} for seed in range(3)]}))
+
+    def variants(*seeds: int) -> str:
+        return json.dumps([{"label": "", "overrides": {}, "default": True, "teacher_metrics": str(teacher),
+                            "results": [[str(cell), seed] for seed in seeds]}])
+
+    out = tmp_path / "runs.csv"
+    assert main(["aggregate_runs", str(cell), "--ablation", "floor", "--variants", variants(2, 0), "--out",
+                 str(out)]) == 0
+    import pandas as pd
+
+    runs = pd.read_csv(out)
+    assert runs["seed"].tolist() == [2, 0] and runs["accuracy"].tolist() == [0.2, 0.0]
+    assert main(["aggregate_runs", str(cell), "--ablation", "floor", "--variants", variants(3), "--out",
+                 str(out)]) == 2
+    assert f"{cell} holds no student of seed 3 (it has seeds 0, 1, 2)" in capsys.readouterr().err

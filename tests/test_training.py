@@ -46,6 +46,21 @@ def test_harness_reaches_100_percent_on_a_trivially_separable_set():
     assert result["test_passes"] == 1  # clips have no temporal slack: one pass sees everything
 
 
+def test_a_source_held_in_memory_reads_the_same_values_and_trains_the_same_student():
+    source = separable_source()
+    held = source.in_memory()
+    positions = np.array([5, 0, 11, 3])
+    for (clips, labels), (held_clips, held_labels) in [(source.read(positions), held.read(positions))]:
+        assert torch.equal(clips, held_clips) and torch.equal(labels, held_labels)
+    weights = []
+    for data in (source, held):
+        torch.manual_seed(3)
+        model = build_network(SMALL, 2, (4, 3, 16, 16))
+        train_classifier(model, data, train_config(epochs=2, lr=0.05, batch_size=4), 3, CPU, 4)
+        weights.append(torch.cat([p.detach().flatten() for p in model.parameters()]))
+    assert torch.equal(weights[0], weights[1])
+
+
 def test_training_is_deterministic():
     weights = []
     for _ in range(2):

@@ -70,6 +70,12 @@ class Checkpoint:
         """Compute time of this run so far, including the attempts it resumed."""
         return self.previous_seconds + time.monotonic() - self._started
 
+    def part(self, name: str) -> "Checkpoint":
+        """The snapshots of one part of this job (one student of several), in a file of their own beside this one's,
+        with the same interval and a key of their own; this job's own snapshot then holds its progress over parts."""
+        path = None if self.path is None else self.path.with_name(f"{self.path.name}.{name}")
+        return Checkpoint(path, self.every_seconds, {**self.key, "part": name})
+
     def remove(self) -> None:
         """Delete the snapshot once the job's outputs are written."""
         if self.path is not None:

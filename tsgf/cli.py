@@ -28,6 +28,7 @@ _DATA = ("--data", dict(required=True, type=Path, help="the prepared clip set"))
 _TEACHER = ("--teacher", dict(required=True, type=Path, help="the teacher's directory"))
 _IPC = ("--ipc", dict(required=True, type=int, help="clips per class"))
 _SEED = ("--seed", dict(required=True, type=int))
+_SEEDS = ("--seeds", dict(required=True, nargs="+", type=int, help="one student per seed, trained one after another"))
 _PARAMS = ("--params", dict(required=True, help="the stage's parameters as JSON (or @file)"))
 _OUT = ("--out", dict(required=True, type=Path))
 _RUNS = ("--runs", dict(nargs="+", required=True, type=Path, help="the aggregate CSV of each ablation"))
@@ -61,20 +62,22 @@ _ARGUMENTS = {
     "merge_distilled": ("merge a distilled set's shards into a clip set", False, [
         _DATA, _TEACHER, _IPC, _SEED, _PARAMS, _OUT,
         ("shards", dict(nargs="+", type=Path, help="every shard's .npz, in any order"))]),
-    "evaluate_set": ("train a fresh student on a training set, test it on real clips", True, [
+    "evaluate_set": ("train a fresh student per seed on that seed's training set, test each on real clips", True, [
         ("--data", dict(required=True, type=Path, help="the real prepared clip set (its holdout split)")),
-        ("--train-set", dict(required=True, type=Path, help="a clip set to train on (distilled or selected)")),
-        ("--method", dict(required=True, help="the training set's method name, for the results row")),
+        ("--train-sets", dict(required=True, nargs="+", type=Path,
+                              help="the clip set (distilled or selected) of each seed, in --seeds order")),
+        ("--method", dict(required=True, help="the training sets' method name, for the results rows")),
         ("--augmentation", dict(choices=AUGMENTATIONS, default="none")),
         ("--teacher", dict(type=Path, help="the teacher's directory, for soft labels (labels.kind 'soft')")),
-        _SEED, _PARAMS, _OUT]),
-    "evaluate_full_data": ("train a fresh student on the full real train split, test it on real clips", True, [
-        ("--data", dict(required=True, type=Path, help="the real prepared clip set")), _SEED, _PARAMS, _OUT]),
+        _SEEDS, _PARAMS, _OUT]),
+    "evaluate_full_data": ("train a fresh student per seed on the full real train split, test each on real clips",
+                           True, [("--data", dict(required=True, type=Path, help="the real prepared clip set")),
+                                  _SEEDS, _PARAMS, _OUT]),
     "aggregate_runs": ("collect one ablation's evaluation results into one tidy CSV", False, [
-        ("results", dict(nargs="+", type=Path, help="evaluation JSON files, grouped by variant in order")),
+        ("results", dict(nargs="+", type=Path, help="every cell file the variants' students are in")),
         ("--ablation", dict(required=True, help="'main' or the ablation's name")),
         ("--variants", dict(required=True, help="JSON list: per variant its label, overrides, default, "
-                                                "teacher_metrics and count (how many of the results are its own)")),
+                                                "teacher_metrics and results ([cell file, seed] per student)")),
         _OUT]),
     "make_tables": ("every table (main, ablations, motion, cost) as CSV, Markdown and LaTeX", False, [
         _RUNS, _ABLATIONS, ("--motion-strength", dict(type=Path, help="the motion-strength CSV of the main data")),
@@ -114,7 +117,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Parse (torch-free), then run the stage: a compute stage in a child of the local run's warm server when there
+    is one (tsgf/warm_start.py), else in this process."""
+    argv = sys.argv[1:] if argv is None else argv
     args = build_parser().parse_args(argv)
+    if _ARGUMENTS[args.stage][1]:
+        from tsgf.warm_start import run_in_server
+
+        if (code := run_in_server(argv)) is not None:
+            return code
+    return run_locally(argv, args)
+
+
+def run_locally(argv: list[str], args: argparse.Namespace | None = None) -> int:
+    """Run a stage in this process; its exit status (2 with a one-line error for a TSGFError)."""
+    args = build_parser().parse_args(argv) if args is None else args
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(message)s",
                         stream=sys.stderr)
     handler = getattr(importlib.import_module(f"tsgf.stages.{STAGES[args.stage]}"), args.stage)
@@ -128,4 +145,4 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-__all__ = ["main", "build_parser"]
+__all__ = ["main", "run_locally", "build_parser"]

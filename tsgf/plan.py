@@ -33,7 +33,8 @@ from tsgf.errors import ConfigError
 MAIN = "main"
 # keys an ablation may not sweep: how jobs run (not what they compute), the experiment grid itself (an ablation has
 # its own), and the dataset's name (it names the results folder every variant shares)
-UNSWEEPABLE = ("threads", "device", "precision", "checkpoint_seconds", "experiment", "ablations", "dataset.name")
+UNSWEEPABLE = ("threads", "device", "precision", "checkpoint_seconds", "warm_start", "experiment", "ablations",
+               "dataset.name")
 
 
 @dataclass
@@ -41,7 +42,11 @@ class Plan:
     """Registries of every addressed stage (its name -> what makes it; names are directory names under `results`:
     prepared-*, teacher-*, sets/<set>/..., eval/<evaluation>/..., eval/full-*) and the evaluation results each
     table needs. `runs[ablation]` lists its variants in order, each a dict: label, overrides, prepared, teacher
-    and results (paths of evaluation JSON files)."""
+    and results ([file, seed] of each of its students).
+
+    Students are trained a cell at a time: one job trains every seed the plan asks for of one training set under
+    one evaluation (or of the full-data student), so a job pays start-up and data loading once for all of them.
+    Its file, `<cell>/seeds<s1-s2-...>.json`, is addressed by the seeds it holds."""
 
     results: str
     datasets: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -62,7 +67,18 @@ class Plan:
         return [name for name, entry in self.sets.items() if entry["method"] in methods]
 
     def result_files(self, ablation: str) -> list[str]:
-        return [path for variant in self.runs[ablation] for path in variant["results"]]
+        """The cell files an ablation's results are in, each once, in order."""
+        return list(dict.fromkeys(path for variant in self.runs[ablation] for path, _ in variant["results"]))
+
+
+def cell_file(cell: str, seeds: list[int] | set[int]) -> str:
+    """The results file of a cell's students: `<cell>/seeds0-1-2.json`."""
+    return f"{cell}/seeds{'-'.join(map(str, sorted(seeds)))}.json"
+
+
+def cell_seeds(seeds_wildcard: str) -> list[int]:
+    """The seeds a cell file's name holds ("0-1-2" -> [0, 1, 2])."""
+    return [int(seed) for seed in seeds_wildcard.split("-")]
 
 
 def _set_dotted(config: dict[str, Any], key: str, value: Any, where: str) -> None:
@@ -129,6 +145,7 @@ class _Planner:
 
     def __init__(self, base: dict[str, Any]) -> None:
         self.plan = Plan(results=f"results/{base['dataset']['name']}")
+        self.cells: dict[str, set[int]] = {}  # cell -> every seed any grid asks of it
 
     def stages(self, config: dict[str, Any]) -> dict[str, Any]:
         """Register the prepared data, teacher, training sets and evaluations of one (variant) config."""
@@ -186,16 +203,25 @@ class _Planner:
         self.plan.full_evaluations[full] = {"params": full_params, "data": prepared}
         return {"prepared": prepared, "teacher": teacher, "sets": sets, "evaluations": evaluations, "full": full}
 
-    def results_of(self, stages: dict[str, Any], grid: dict[str, Any], seeds: list[int]) -> list[str]:
-        """The evaluation results of one config's grid (`experiment` or an ablation entry: its methods,
-        augmentations, labels, ipcs and full_data), the full-data students last."""
+    def results_of(self, stages: dict[str, Any], grid: dict[str, Any], seeds: list[int]) -> list[list[Any]]:
+        """[cell, seed] of every student of one config's grid (`experiment` or an ablation entry: its methods,
+        augmentations, labels, ipcs and full_data), the full-data students last. A cell is the students of one
+        training set (every seed) under one evaluation; `cell_files` names its file once every grid is planned."""
         results, evaluations, sets = self.plan.results, stages["evaluations"], stages["sets"]
-        paths = [f"{results}/eval/{evaluations[augmentation, kind]}/{sets[method]}/ipc{ipc}-seed{seed}.json"
-                 for method in grid["methods"] for kind in grid["labels"] for augmentation in grid["augmentations"]
-                 for ipc in grid["ipcs"] for seed in seeds]
+        students = [[f"{results}/eval/{evaluations[augmentation, kind]}/{sets[method]}/ipc{ipc}", seed]
+                    for method in grid["methods"] for kind in grid["labels"] for augmentation in grid["augmentations"]
+                    for ipc in grid["ipcs"] for seed in seeds]
         if grid["full_data"]:
-            paths += [f"{results}/eval/{stages['full']}/seed{seed}.json" for seed in seeds]
-        return paths
+            students += [[f"{results}/eval/{stages['full']}", seed] for seed in seeds]
+        for cell, seed in students:
+            self.cells.setdefault(cell, set()).add(seed)
+        return students
+
+    def cell_files(self) -> None:
+        """Point every variant's students at their cell's file, named by all the seeds the plan asks of it."""
+        for variants in self.plan.runs.values():
+            for variant in variants:
+                variant["results"] = [[cell_file(cell, self.cells[cell]), seed] for cell, seed in variant["results"]]
 
 
 def selected_ablations(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -239,8 +265,9 @@ def build_plan(config: dict[str, Any], schema_path: str | Path) -> Plan:
                              "prepared": stages["prepared"], "teacher": stages["teacher"], "sets": stages["sets"],
                              "results": results})
         planner.plan.runs[name] = variants
+    planner.cell_files()
     return planner.plan
 
 
-__all__ = ["MAIN", "Plan", "value_label", "selected_ablations",
-           "ablation_variants", "build_plan"]
+__all__ = ["MAIN", "Plan", "cell_file", "cell_seeds", "value_label", "selected_ablations", "ablation_variants",
+           "build_plan"]

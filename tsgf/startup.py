@@ -12,13 +12,27 @@ import time
 STARTUP_LINE = "start-up to first step: {seconds:.2f} s"
 _STARTUP_PATTERN = re.compile(re.escape(STARTUP_LINE).replace(re.escape("{seconds:.2f}"), "([0-9.]+)"))
 _first_step_age: float | None = None
+_process_start: float | None = None  # set in a warm server's child: its job's own process start
+
+
+def process_start_time() -> float:
+    """When this job's process started (seconds since the epoch), so interpreter start and imports count too: the
+    kernel's record, or in a warm server's child (tsgf/warm_start.py) the start of the job's own process."""
+    if _process_start is not None:
+        return _process_start
+    import psutil  # Snakemake's own dependency; light
+
+    return psutil.Process().create_time()
+
+
+def set_process_start_time(started: float) -> None:
+    """Count this process's start-up from `started` (a warm server's child runs a job that started earlier)."""
+    global _process_start
+    _process_start = started
 
 
 def process_age_seconds() -> float:
-    """Seconds since the kernel started this process, so interpreter start and imports count too."""
-    import psutil  # Snakemake's own dependency; light
-
-    return time.time() - psutil.Process().create_time()
+    return time.time() - process_start_time()
 
 
 def mark_first_step() -> None:
@@ -39,4 +53,4 @@ def logged_startup_seconds(log_text: str) -> float | None:
     return float(found[-1]) if found else None
 
 
-__all__ = ["STARTUP_LINE", "process_age_seconds", "mark_first_step", "first_step_seconds", "logged_startup_seconds"]
+__all__ = ["STARTUP_LINE", "process_start_time", "set_process_start_time", "process_age_seconds", "mark_first_step", "first_step_seconds", "logged_startup_seconds"]

@@ -10,7 +10,7 @@ each training batch replace the hard labels in the loss.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -53,18 +53,27 @@ class TrainConfig:
 @dataclass
 class ClipSource:
     """Training or test clips: uint8 (N, T, C, H, W) (memory-mapped or in memory), the rows to use, their labels,
-    and the normalisation of the set they came from."""
+    and the normalisation of the set they came from; `pixels`, when set (`in_memory`), the rows' pixels already
+    decoded."""
 
     clips: np.ndarray
     rows: np.ndarray
     labels: np.ndarray
     mean: torch.Tensor
     std: torch.Tensor
+    pixels: torch.Tensor | None = None
 
     def read(self, positions: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         """Pixels in [0, 1] and labels of the given positions (indices into `rows`)."""
-        batch = np.asarray(self.clips[self.rows[positions]])
-        return torch.from_numpy(batch).float().div_(255.0), torch.from_numpy(self.labels[positions])
+        labels = torch.from_numpy(self.labels[positions])
+        if self.pixels is not None:
+            return self.pixels[torch.from_numpy(positions)], labels
+        return torch.from_numpy(np.asarray(self.clips[self.rows[positions]])).float().div_(255.0), labels
+
+    def in_memory(self) -> "ClipSource":
+        """The same source with every row's pixels decoded once, the same values `read` would give: for a small set
+        that is read again at every step (a few-shot training set: 200 epochs of a few batches)."""
+        return replace(self, pixels=torch.from_numpy(np.asarray(self.clips[self.rows])).float().div_(255.0))
 
 
 @dataclass(frozen=True)

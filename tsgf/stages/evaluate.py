@@ -1,11 +1,17 @@
-"""Stages of workflow/rules/evaluate.smk: a fresh student trained on a training set (or the full train split)
-and tested on the real holdout split, all through one harness (tsgf/training.py)."""
+"""Stages of workflow/rules/evaluate.smk: fresh students trained on a training set (or the full train split)
+and tested on the real holdout split, all through one harness (tsgf/training.py).
+
+A job trains one cell: a student per seed, one after another in this process, each from its own initialisation,
+batch order and augmentation stream, so a student's result is the same whichever other seeds share its job
+(tests/test_resume.py checks it to the last digit). The process, its imports, the holdout clips and the teacher are
+paid for once per cell instead of once per student."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -18,6 +24,7 @@ from tsgf.stages.common import json_arg, write_json
 if TYPE_CHECKING:  # torch stays out of this module's import
     import torch
 
+    from tsgf.checkpoint import Checkpoint
     from tsgf.training import ClipSource, SoftLabels, TrainConfig
 
     Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
@@ -26,7 +33,8 @@ log = logging.getLogger("tsgf")
 
 
 def evaluate_set(args: argparse.Namespace) -> None:
-    """A student on a training set (selected or synthesised), with its augmentation and labels."""
+    """A student per seed on that seed's training set (selected or synthesised), with the set's augmentation and
+    labels."""
     import torch
 
     from tsgf.augment import SaliencyAugmentConfig, saliency_guided_augment
@@ -35,12 +43,19 @@ def evaluate_set(args: argparse.Namespace) -> None:
     from tsgf.stages.torch_common import normalisation, start_compute
     from tsgf.training import ClipSource, SoftLabels, TrainConfig
 
+    if len(args.train_sets) != len(args.seeds):
+        raise TSGFError(f"--train-sets names {len(args.train_sets)} sets but --seeds {len(args.seeds)} seeds: give "
+                        f"one training set per seed, in the same order")
     params = json_arg(args.params)
-    device = start_compute(args, args.seed)
+    device = start_compute(args, args.seeds[0])
     data = load_clipset(args.data)
-    training_set = load_clipset(args.train_set)
-    rows = np.arange(len(training_set.clips))
-    train = ClipSource(training_set.clips, rows, training_set.labels(rows), *normalisation(data))
+    students = []
+    for seed, path in zip(args.seeds, args.train_sets):
+        training_set = load_clipset(path)
+        rows = np.arange(len(training_set.clips))
+        # a few-shot set is small and read at every step of every epoch: decoded once
+        train = ClipSource(training_set.clips, rows, training_set.labels(rows), *normalisation(data)).in_memory()
+        students.append(_Student(seed, train, training_set.meta, str(path)))
     if args.augmentation == "tsgf_a":
         saliency = SaliencyConfig.from_dict(params["saliency"])
         tsgf_a = SaliencyAugmentConfig.from_dict(params["tsgf_a"])
@@ -59,9 +74,8 @@ def evaluate_set(args: argparse.Namespace) -> None:
         teacher_train = json.loads((args.teacher / "metrics.json").read_text())["params"]["train"]
         soft_labels = SoftLabels(load_network(args.teacher / "model.pt"), params["labels"]["temperature"],
                                  batch_zscore=TrainConfig.from_dict(teacher_train).batch_zscore)
-    _train_and_test_student(args, device, params, data, train, TrainConfig.from_dict(params["train"]),
-                            training_set.meta, augment, soft_labels, method=args.method, augmentation=args.augmentation,
-                            train_set=str(args.train_set))
+    _train_and_test_students(args, device, params, data, students, TrainConfig.from_dict(params["train"]), augment,
+                             soft_labels, method=args.method, augmentation=args.augmentation)
 
 
 def _base_augment(params: dict[str, Any]) -> Augment | None:
@@ -78,42 +92,78 @@ def _base_augment(params: dict[str, Any]) -> Augment | None:
 
 
 def evaluate_full_data(args: argparse.Namespace) -> None:
-    """A student on the full real train split (hard labels, the base augmentation): the upper reference row."""
+    """A student per seed on the full real train split (hard labels, the base augmentation): the upper reference
+    row."""
     from tsgf.stages.torch_common import split_source, start_compute
     from tsgf.training import TrainConfig
 
     params = json_arg(args.params)
-    device = start_compute(args, args.seed)
+    device = start_compute(args, args.seeds[0])
     data = load_clipset(args.data)
     train_rows, _ = train_and_holdout(data, params["holdout"], params["val_fraction"])
-    _train_and_test_student(args, device, params, data, split_source(data, train_rows),
-                            TrainConfig.from_dict(params["full_data_train"]), {}, _base_augment(params["augment"]),
-                            None, method="full", augmentation="none", train_set=None)
+    train = split_source(data, train_rows)
+    _train_and_test_students(args, device, params, data, [_Student(seed, train, {}, None) for seed in args.seeds],
+                             TrainConfig.from_dict(params["full_data_train"]), _base_augment(params["augment"]), None,
+                             method="full", augmentation="none")
+
+
+@dataclass(frozen=True)
+class _Student:
+    """One student of a cell: its seed, what it trains on, and that training set's metadata and path (None for the
+    full train split)."""
+
+    seed: int
+    train: ClipSource
+    set_meta: dict[str, Any]
+    train_set: str | None
+
+
+def _train_and_test_students(args: argparse.Namespace, device: torch.device, params: dict[str, Any], data: ClipSet,
+                             students: list[_Student], config: TrainConfig, augment: Augment | None,
+                             soft_labels: SoftLabels | None, method: str, augmentation: str) -> None:
+    """Train and test each student of the cell in turn and write their rows, `{"students": [...]}` in seed order.
+
+    A killed job resumes: its own snapshot lists the finished students' rows, and the student in progress resumes
+    from snapshots of its own (`Checkpoint.part`)."""
+    from tsgf.stages.torch_common import split_source, stage_checkpoint
+
+    job = stage_checkpoint(args, device)
+    finished: dict[int, dict[str, Any]] = (job.load() or {}).get("finished", {})
+    _, holdout_rows = train_and_holdout(data, params["holdout"], params["val_fraction"])
+    holdout = split_source(data, holdout_rows)
+    for student in students:
+        if student.seed in finished:
+            continue
+        checkpoint = job.part(f"seed{student.seed}")
+        finished[student.seed] = _train_and_test_student(args, device, params, data, holdout, student, config,
+                                                         augment, soft_labels, method, augmentation, checkpoint)
+        job.save({"finished": finished}, where=f"after the student of seed {student.seed}")
+        checkpoint.remove()
+    write_json(Path(args.out), {"students": [finished[student.seed] for student in students]})
+    job.remove()
 
 
 def _train_and_test_student(args: argparse.Namespace, device: torch.device, params: dict[str, Any], data: ClipSet,
-                            train: ClipSource, config: TrainConfig, set_meta: dict[str, Any],
-                            augment: Augment | None, soft_labels: SoftLabels | None, method: str, augmentation: str,
-                            train_set: str | None) -> None:
-    """The one evaluation harness: train a freshly initialised student, test it, write its results row."""
+                            holdout: ClipSource, student: _Student, config: TrainConfig, augment: Augment | None,
+                            soft_labels: SoftLabels | None, method: str, augmentation: str,
+                            checkpoint: Checkpoint) -> dict[str, Any]:
+    """The one evaluation harness: train a freshly initialised student, test it, return its results row."""
     import torch
 
     from tsgf import runtime
     from tsgf.datasets.motion import partner_labels
     from tsgf.models import NetworkConfig, build_network
-    from tsgf.stages.torch_common import split_source, stage_checkpoint
     from tsgf.training import evaluate_classifier, train_classifier
 
-    full_data = train_set is None
-    checkpoint = stage_checkpoint(args, device)
-    _, holdout_rows = train_and_holdout(data, params["holdout"], params["val_fraction"])
-    torch.manual_seed(args.seed)  # student initialisation
+    full_data, seed, train = student.train_set is None, student.seed, student.train
+    torch.manual_seed(seed)  # student initialisation
     frames = data.clip_shape[0]
-    student = build_network(NetworkConfig.from_dict(params["network"]), data.num_classes, data.clip_shape)
-    curve = train_classifier(student, train, config, args.seed, device, frames, augment, desc=f"student {method}",
-                             precision=args.precision, checkpoint=checkpoint, soft_labels=soft_labels)
-    result = evaluate_classifier(student, split_source(data, holdout_rows), data.num_classes, config.test_passes,
-                                 config.batch_size, args.seed, device, frames, args.precision, config.batch_zscore,
+    network = build_network(NetworkConfig.from_dict(params["network"]), data.num_classes, data.clip_shape)
+    curve = train_classifier(network, train, config, seed, device, frames, augment,
+                             desc=f"student {method}, seed {seed}", precision=args.precision, checkpoint=checkpoint,
+                             soft_labels=soft_labels)
+    result = evaluate_classifier(network, holdout, data.num_classes, config.test_passes, config.batch_size, seed,
+                                 device, frames, args.precision, config.batch_zscore,
                                  partner_labels(data.classes, data.meta["motion_only_classes"]))
     seconds = checkpoint.elapsed_seconds()
     motion_only = set(data.meta["motion_only_classes"])
@@ -125,10 +175,13 @@ def _train_and_test_student(args: argparse.Namespace, device: torch.device, para
     storage = num_train * int(np.prod(data.clip_shape)) + 8 * num_train
     if soft_labels is not None:
         storage += sum(t.numel() * t.element_size() for t in soft_labels.teacher.state_dict().values())
-    write_json(Path(args.out), {
+    set_meta = student.set_meta
+    log.info("student on %s (%s), seed %d: %s accuracy %.3f in %.0f s", method, augmentation, seed, params["holdout"],
+             result["accuracy"], seconds)
+    return {
         "dataset": data.meta["dataset"], "method": method, "augmentation": augmentation,
         "tsgf_o": method == "tsgf", "tsgf_a": augmentation == "tsgf_a",
-        "ipc": None if full_data else num_train // data.num_classes, "seed": args.seed,
+        "ipc": None if full_data else num_train // data.num_classes, "seed": seed,
         "labels": "hard" if soft_labels is None else f"soft (T = {soft_labels.temperature:g})",
         "student": params["network"]["arch"] + ("" if params["network"]["arch"] != "convnet3d"
                                                  else f" (width {params['network']['width']})"),
@@ -141,10 +194,7 @@ def _train_and_test_student(args: argparse.Namespace, device: torch.device, para
         "distill_peak_gpu_mb": set_meta.get("peak_gpu_mb"),
         "eval_seconds": seconds, "eval_peak_rss_mb": runtime.peak_rss_mb(), "test_passes": result["test_passes"],
         "final_train_loss": curve[-1]["loss"], "final_train_accuracy": curve[-1]["train_accuracy"],
-        "train_set": train_set, "device": str(device), "precision": args.precision, "params": params})
-    checkpoint.remove()
-    log.info("student on %s (%s): %s accuracy %.3f in %.0f s", method, augmentation, params["holdout"],
-             result["accuracy"], seconds)
+        "train_set": student.train_set, "device": str(device), "precision": args.precision, "params": params}
 
 
 __all__ = ["evaluate_set", "evaluate_full_data"]

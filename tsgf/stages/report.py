@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import logging
 from pathlib import Path
@@ -19,14 +18,19 @@ log = logging.getLogger("tsgf")
 def aggregate_runs(args: argparse.Namespace) -> None:
     """Collect one ablation's evaluation results, each tagged with its variant and teacher, into one CSV."""
     variants = json_arg(args.variants)
-    if sum(v["count"] for v in variants) != len(args.results):
-        raise TSGFError(f"--variants count {sum(v['count'] for v in variants)} results, but {len(args.results)} "
-                        f"were given")
-    rows, results = [], iter(args.results)
+    given = {str(path) for path in args.results}
+    missing = sorted({path for v in variants for path, _ in v["results"]} - given)
+    if missing:
+        raise TSGFError(f"--variants name cell files that were not given: {', '.join(missing)}")
+    cells = {path: {row["seed"]: row for row in json.loads(Path(path).read_text())["students"]} for path in given}
+    rows = []
     for variant in variants:
         teacher = json.loads(Path(variant["teacher_metrics"]).read_text())
-        for path in itertools.islice(results, variant["count"]):
-            row = json.loads(Path(path).read_text())
+        for path, seed in variant["results"]:
+            if seed not in cells[path]:
+                raise TSGFError(f"{path} holds no student of seed {seed} (it has seeds "
+                                f"{', '.join(map(str, sorted(cells[path])))})")
+            row = dict(cells[path][seed])
             row.pop("params", None)
             row.update(ablation=args.ablation, variant=variant["label"], variant_is_default=variant["default"],
                        overrides=json.dumps(variant["overrides"]), teacher_accuracy=teacher["accuracy"],

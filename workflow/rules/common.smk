@@ -11,7 +11,7 @@ from tsgf.config import config_file_label, validate_config_sources
 from tsgf.errors import ConfigError, TSGFError
 from tsgf.gpus import local_gpu_visible
 from tsgf.methods import CORESET_METHODS, DISTILLED_METHODS
-from tsgf.plan import build_plan, selected_ablations
+from tsgf.plan import build_plan, cell_seeds, selected_ablations
 from tsgf.sharding import shard_plan
 
 SCHEMA = Path(workflow.basedir) / "workflow/schemas/config.schema.yaml"
@@ -154,14 +154,14 @@ def soft_label_teacher_flag(wildcards):
 
 def aggregate_variants(ablation):
     """What the aggregate stage needs to tag each result: per variant its label, overrides, whether it is the
-    base config's value, its teacher's metrics and how many of the listed results are its own."""
+    base config's value, its teacher's metrics and its students ([cell file, seed])."""
     return [
         {
             "label": v["label"],
             "overrides": v["overrides"],
             "default": v["default"],
             "teacher_metrics": f"{path_of(v['teacher'])}/metrics.json",
-            "count": len(v["results"]),
+            "results": v["results"],
         }
         for v in PLAN.runs[ablation]
     ]
@@ -203,6 +203,7 @@ CITED_RESULTS = str(Path(workflow.basedir) / "tsgf/data/cited_results.csv")
 wildcard_constraints:
     ipc=r"\d+",
     seed=r"\d+",
+    seeds=r"\d+(-\d+)*",
     shard=r"\d+",
     set_name=_names(),
     random_set=_names("random_real"),
