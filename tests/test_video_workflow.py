@@ -117,7 +117,8 @@ def test_paper_preset_dry_run_plans_the_protocol(tmp_path, preset):
     seeds, methods, labels = 3, 6, 2  # hard and soft labels
     assert jobs["prepare_dataset"] == 1 and jobs["train_teacher"] == 1 and jobs["teacher_features"] == 1
     assert jobs["order_blind_probe"] == 1
-    assert jobs["evaluate_set"] == methods * labels * 2 * 2 * seeds and jobs["evaluate_full_data"] == seeds
+    # one job per cell (a set under one evaluation: all its seeds), and one for the full-data students
+    assert jobs["evaluate_set"] == methods * labels * 2 * 2 and jobs["evaluate_full_data"] == 1
     assert jobs["select_coreset"] == jobs["distribution_matching"] * 2 == 2 * 2 * seeds
     assert jobs["merge_distilled"] == 2 * 2 * seeds
     assert jobs["distill"] == 2 * seeds * DISTILL_JOBS_PER_SEED.get(preset.stem, 5 + 1)
@@ -156,8 +157,8 @@ def test_the_synthesis_tuning_config_plans_validation_runs_only(tmp_path):
     jobs = planned_jobs(run.stdout)
     assert yaml.safe_load(tuning.read_text())["holdout"] == "val"
     assert jobs["train_teacher"] == 1 and "evaluate_full_data" not in jobs and "order_blind_probe" not in jobs
-    # main 3; DM 2 Adam + 3 SGD lrs + 2 lengths, and scaled or not at IPC 5; SRe2L and TSGF 4 Adam + 3 SGD lrs +
+    # main 1; DM 2 Adam + 3 SGD lrs + 2 lengths, and scaled or not at IPC 5; SRe2L and TSGF 4 Adam + 3 SGD lrs +
     # 2 lengths, both label kinds; random real at 100 epochs, IPC 1 and 5, and 200 epochs at IPC 5 (its IPC 1 is
-    # the main grid's), and at IPC 5 under soft labels; 3 seeds each
-    assert jobs["evaluate_set"] == 3 + (2 + 3 + 2 + 2) * 2 * 3 + (4 + 3 + 2) * 2 * 2 * 3 + 3 * 3 + 3
+    # the main grid's), and at IPC 5 under soft labels; one job per cell, each training 3 seeds
+    assert jobs["evaluate_set"] == 1 + (2 + 3 + 2 + 2) * 2 + (4 + 3 + 2) * 2 * 2 + 3 + 1
     assert jobs["distribution_matching"] == (2 + 3 + 2 + 2) * 3 and jobs["distill"] == (4 + 3 + 2) * 2 * 3

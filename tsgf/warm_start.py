@@ -15,7 +15,8 @@ line, working directory, environment and standard streams to the server, and wai
 - No server, or one that does not answer: the job runs in its own process, as before. Cluster jobs never use one
   (the workflow starts the server for local execution only), and the server leaves when its parent (Snakemake)
   does.
-- The server never touches a GPU, so its children may (CUDA cannot be used across a fork once initialised).
+- The server never touches a GPU, so its children may (CUDA cannot be used across a fork once initialised); the
+  workflow still starts none where a local GPU is visible, as that has not been run on a GPU machine.
 
 Start-up is still measured from the job's own process start (the client's), so `start-up to first step` stays the
 time a job waited before its first step.
@@ -114,6 +115,8 @@ def serve(path: Path, parent: int) -> None:
     for module in ("augment", "checkpoint", "distill", "coresets", "models", "saliency", "training",
                    "datasets.motion"):
         importlib.import_module(f"tsgf.{module}")
+    if torch.cuda.is_initialized():  # a forked child could not use the GPU then
+        sys.exit("warm server: CUDA was initialised while importing; not serving (the jobs run in their own processes)")
     del torch
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     path.unlink(missing_ok=True)
