@@ -70,11 +70,12 @@ def autocast(device: torch.device, precision: str) -> contextlib.AbstractContext
 
 
 def place(item: Placeable, device: torch.device) -> Placeable:
-    """Move a network or a 5-D batch (N, C, T, H, W) to `device`; on CUDA in channels_last_3d, the layout cuDNN's
-    fastest 3-D convolutions use. CPU layout is left alone (and CPU results with it)."""
+    """Move a network or a 5-D batch (N, C, T, H, W) to `device` in channels_last_3d, the layout of cuDNN's and
+    oneDNN's fastest 3-D convolutions. On 2 CPU cores, one thread, it took a student step 1.19-1.52x, a teacher step
+    1.76x and a distillation step 1.06x less time than the default layout (same run; README, Performance). The
+    layout changes the order of sums, so CPU results differ from a default-layout run's in their last bits, and
+    stay deterministic from run to run."""
     item = item.to(device)
-    if device.type != "cuda":
-        return item
     if isinstance(item, nn.Module):
         return item.to(memory_format=torch.channels_last_3d)
     return item.contiguous(memory_format=torch.channels_last_3d) if item.dim() == 5 else item
