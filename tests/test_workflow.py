@@ -131,8 +131,9 @@ def test_resharding_keeps_the_sets_addresses_and_upstream(finished_run, tmp_path
     # floor ablations' own TSGF set each
     assert jobs["distill"] == 10 and jobs["merge_distilled"] == 10
     # Snakemake cannot know the merged clips come out the same (they do: tests/test_distill.py), so the
-    # distilled sets' students rerun (main 16, one each in frames, floor and labels); nothing upstream does
-    assert jobs["evaluate_set"] == 19
+    # distilled sets' students rerun, a cell (every seed) per job: main 8, one each in frames, floor and labels;
+    # nothing upstream does
+    assert jobs["evaluate_set"] == 11
     assert not {"train_teacher", "random_real", "distribution_matching", "select_coreset"} & set(jobs)
 
 
@@ -148,8 +149,9 @@ def test_an_evaluation_knob_reruns_only_evaluations_and_reports(finished_run, tm
     run = snakemake(finished_run, "-n", configs=(TEST_CONFIG, change))
     assert run.returncode == 0, run.stderr[-3000:]
     jobs = planned_jobs(run.stdout + run.stderr)
-    # main 48, frames 2, floor 1, labels 1; the cross-architecture sweep sets its own epochs, so it keeps its results
-    assert jobs.pop("evaluate_set") == 52
+    # a cell (every seed of a set) per job: main 24, frames 2, floor 1, labels 1; the cross-architecture sweep sets its
+    # own epochs, so it keeps its results
+    assert jobs.pop("evaluate_set") == 28
     assert jobs.pop("aggregate_runs") == 4
     assert set(jobs) == {"make_tables", "make_figures", "all"}
 
@@ -163,9 +165,11 @@ def test_a_saliency_knob_reruns_tsgf_but_not_sre2l(finished_run, tmp_path):
     # floor ablation's 0.5 variant already made it (its 0.2 variant is now the finished run's main result)
     assert jobs["merge_distilled"] == 4 + 1 - 1
     assert jobs["distill"] == 2 * (1 + 2) + 1 - 1  # their shards: one IPC index each
-    # TSGF's main students (both augmentations, less the one the floor ablation trained), the TSGF_A students of
-    # the main experiment's other five sets, the 4-frame variant's two and the cross-architecture ones
-    assert jobs["evaluate_set"] == (2 * 2 * 2 - 1) + 5 * 2 * 2 + 2 + 2
+    # a cell (every seed of a set) per job: TSGF's main cells (both augmentations, both IPCs), the TSGF_A cells of
+    # the main experiment's other five sets, the 4-frame variant's two and the cross-architecture ones, and the floor
+    # ablation's 0.2 cell: its set is the finished run's main TSGF set, but that cell's file holds seeds 0 and 1 and
+    # this variant asks for seed 0 alone (a cell file is addressed by the seeds the plan asks of it)
+    assert jobs["evaluate_set"] == 2 * 2 + 5 * 2 + 2 + 2 + 1
     assert not {"train_teacher", "generate_motion_dataset", "distribution_matching", "select_coreset"} & set(jobs)
 
 
@@ -173,7 +177,7 @@ def test_bf16_gets_its_own_addresses_from_the_teacher_on(finished_run, tmp_path)
     change = tmp_path / "bf16.yaml"
     change.write_text("precision: bf16\n")
     jobs = planned_jobs(snakemake(finished_run, "-n", configs=(TEST_CONFIG, change)).stdout)
-    assert jobs["train_teacher"] == 2 and jobs["distill"] == 14 and jobs["evaluate_full_data"] == 2
+    assert jobs["train_teacher"] == 2 and jobs["distill"] == 14 and jobs["evaluate_full_data"] == 1  # both seeds
     assert jobs["distribution_matching"] == 4 and jobs["select_coreset"] == 8  # the coresets follow the teacher
     assert not {"generate_motion_dataset", "random_real"} & set(jobs)  # they never run a network
 
