@@ -116,22 +116,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def runs_networks(stage: str) -> bool:
+    """Whether a stage runs networks (imports torch): the stages a local run's warm server takes."""
+    return _ARGUMENTS[stage][1]
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Parse (torch-free), then run the stage: a compute stage in a child of the local run's warm server when there
-    is one (tsgf/warm_start.py), else in this process."""
-    argv = sys.argv[1:] if argv is None else argv
+    """Run a stage in this process; its exit status (2 with a one-line error for a TSGFError). `python -m tsgf`
+    (tsgf/__main__.py) first offers a compute stage to the local run's warm server (tsgf/warm_start.py)."""
     args = build_parser().parse_args(argv)
-    if _ARGUMENTS[args.stage][1]:
-        from tsgf.warm_start import run_in_server
-
-        if (code := run_in_server(argv)) is not None:
-            return code
-    return run_locally(argv, args)
-
-
-def run_locally(argv: list[str], args: argparse.Namespace | None = None) -> int:
-    """Run a stage in this process; its exit status (2 with a one-line error for a TSGFError)."""
-    args = build_parser().parse_args(argv) if args is None else args
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(message)s",
                         stream=sys.stderr)
     handler = getattr(importlib.import_module(f"tsgf.stages.{STAGES[args.stage]}"), args.stage)
@@ -145,4 +138,4 @@ def run_locally(argv: list[str], args: argparse.Namespace | None = None) -> int:
     return 0
 
 
-__all__ = ["main", "run_locally", "build_parser"]
+__all__ = ["main", "runs_networks", "build_parser"]

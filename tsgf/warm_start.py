@@ -83,7 +83,7 @@ def _run_child(request: dict, streams: list[int]) -> None:
         from tsgf import cli, startup
 
         startup.set_process_start_time(request["started"])
-        code = cli.run_locally(request["argv"])
+        code = cli.main(request["argv"])
     except SystemExit as stop:
         code = stop.code if isinstance(stop.code, int) else 1
     except BaseException:  # noqa: BLE001 - the job's log gets the traceback a fresh process would print
