@@ -53,4 +53,5 @@ def logged_startup_seconds(log_text: str) -> float | None:
     return float(found[-1]) if found else None
 
 
-__all__ = ["STARTUP_LINE", "process_start_time", "set_process_start_time", "process_age_seconds", "mark_first_step", "first_step_seconds", "logged_startup_seconds"]
+__all__ = ["STARTUP_LINE", "process_start_time", "set_process_start_time", "process_age_seconds", "mark_first_step",
+           "first_step_seconds", "logged_startup_seconds"]

@@ -117,7 +117,6 @@ def serve(path: Path, parent: int) -> None:
         importlib.import_module(f"tsgf.{module}")
     if torch.cuda.is_initialized():  # a forked child could not use the GPU then
         sys.exit("warm server: CUDA was initialised while importing; not serving (the jobs run in their own processes)")
-    del torch
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     path.unlink(missing_ok=True)
     listener.bind(str(path))
