@@ -1,8 +1,9 @@
 # TSGF: video dataset distillation with temporal saliency. This file only wires the stages together;
 # the logic lives in the `tsgf` package and each stage's rules in workflow/rules/<stage>.smk.
 #
-#   raw -> prepare_dataset -> train_teacher -> training sets (random_real, select_coreset, distribution_matching,
-#   distill + merge_distilled) -> evaluate -> aggregate_runs -> make_tables, make_figures
+#   raw -> prepare_dataset -> train_teacher, expert_trajectories -> training sets (random_real, select_coreset,
+#   distribution_matching, match_trajectories, distill + merge_distilled) -> evaluate -> aggregate_runs
+#   -> make_tables, make_figures
 from pathlib import Path
 
 from snakemake.utils import min_version
@@ -19,6 +20,7 @@ report: "workflow/report/workflow.rst"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/prepare.smk"
 include: "workflow/rules/teacher.smk"
+include: "workflow/rules/experts.smk"
 include: "workflow/rules/training_sets.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/report.smk"

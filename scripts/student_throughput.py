@@ -8,12 +8,13 @@ thread, K = `--students` seeds:
    process, and the start-up each logs before its first training step);
 2. K students per process: one `python -m tsgf evaluate_set --seeds 0 1 ... K-1`, as the workflow now runs a cell,
    so 1 / 2 is what sharing a process saves;
-3. the harness against a bare loop: one epoch of `train_classifier` over the training set against a loop of the
-   same network, optimiser, batch size and crop over the same clips already in memory as normalised float tensors
-   (no reading, no temporal window, no curve), so their ratio is the harness's own overhead;
+3. the harness against a bare loop: `train_classifier` for 20 epochs in one call against a loop doing the same
+   work per step (batch order and crop from a generator, normalisation, channels_last, forward, backward, SGD
+   step) on the same clips in memory, and nothing else (no reading, no temporal window, no curve, no checks), so
+   their ratio is the harness's own overhead (after a warm-up, alternated, the faster of three runs each);
 4. K students as one vectorised ensemble (torch.func: `stack_module_state` + `vmap`, which runs each layer's K
-   convolutions as one grouped convolution) against the same K bare loops one after another, per epoch, on the
-   same in-memory batches: what vectorising students would buy on this machine.
+   convolutions as one grouped convolution) against the same K students one after another, per epoch, on the
+   same batches cropped and normalised beforehand: what vectorising students would buy on this machine.
 """
 
 from __future__ import annotations
@@ -96,21 +97,21 @@ def main() -> None:
     from torch.func import functional_call, stack_module_state, vmap
 
     from tsgf import runtime
+    from tsgf.augment import student_crop
     from tsgf.clipset import load_clipset
     from tsgf.models import NetworkConfig, build_network, model_input
-    from tsgf.stages.evaluate import _base_augment
     from tsgf.stages.torch_common import normalisation
     from tsgf.training import ClipSource, TrainConfig, train_classifier
 
     runtime.configure(1, 0)
     prepared = load_clipset(data)
     config, network = TrainConfig.from_dict(params["train"]), NetworkConfig.from_dict(params["network"])
-    augment, frames = _base_augment(params["augment"]), prepared.clip_shape[0]
+    augment, frames = student_crop(params["augment"]), prepared.clip_shape[0]
     training_set = load_clipset(args.work / "set0")
     rows = np.arange(len(training_set.clips))
     train = ClipSource(training_set.clips, rows, training_set.labels(rows), *normalisation(prepared)).in_memory()
-    one_epoch = TrainConfig.from_dict({**params["train"], "epochs": 1})
     repeats = 20
+    cpu = torch.device("cpu")
 
     def students() -> list[torch.nn.Module]:
         networks = []
@@ -119,20 +120,47 @@ def main() -> None:
             networks.append(build_network(network, prepared.num_classes, prepared.clip_shape).train())
         return networks
 
-    begin = time.perf_counter()
-    for _ in range(repeats):
-        train_classifier(students()[0], train, one_epoch, 0, torch.device("cpu"), frames, augment)
-    harness_epoch = (time.perf_counter() - begin) / repeats
-
-    # the same clips, cropped once per epoch as the harness does, normalised, in memory
-    clips, labels = train.read(np.arange(len(train.rows)))
-    gen = torch.Generator().manual_seed(0)
-    batches = [model_input(augment(clips, gen) if augment else clips, train.mean, train.std) for _ in range(repeats)]
-
     def sgd(parameters) -> torch.optim.Optimizer:
         return torch.optim.SGD(parameters, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
 
+    # 3. the harness for `repeats` epochs in one call (its set-up paid once, as over a student's epochs) against a
+    # bare loop doing the same work per step on the same clips in memory: batch order and crop drawn from a
+    # generator, normalisation, the channels_last layout, forward, backward, SGD step; and nothing else
+    def harness_epochs() -> float:
+        begin = time.perf_counter()
+        train_classifier(students()[0], train, TrainConfig.from_dict({**params["train"], "epochs": repeats}), 0,
+                         cpu, frames, augment)
+        return (time.perf_counter() - begin) / repeats
+
+    clips, labels = train.read(np.arange(len(train.rows)))
+
     def bare_epochs(student: torch.nn.Module) -> float:
+        student = runtime.place(student, cpu)
+        optimiser, gen = sgd(student.parameters()), torch.Generator().manual_seed(0)
+        begin = time.perf_counter()
+        for _ in range(repeats):
+            order = torch.randperm(len(labels), generator=gen)
+            for first in range(0, len(labels), config.batch_size):
+                chosen = order[first : first + config.batch_size]
+                batch = augment(clips[chosen], gen) if augment else clips[chosen]
+                inputs = runtime.place(model_input(batch, train.mean, train.std), cpu)
+                loss = torch.nn.functional.cross_entropy(student(inputs), labels[chosen])
+                optimiser.zero_grad(set_to_none=True)
+                loss.backward()
+                optimiser.step()
+        return (time.perf_counter() - begin) / repeats
+
+    bare_epochs(students()[0])  # warm-up: the first steps of a process build oneDNN's kernels
+    # alternated, the faster of three each, so neither pays for the other's warm-up or a busy moment
+    timings = [(harness_epochs(), bare_epochs(students()[0])) for _ in range(3)]
+    harness_epoch, bare_epoch = (min(column) for column in zip(*timings))
+
+    # 4. on batches cropped and normalised beforehand, the same for both: K students one after another, then as
+    # one vectorised ensemble
+    gen = torch.Generator().manual_seed(0)
+    batches = [model_input(augment(clips, gen) if augment else clips, train.mean, train.std) for _ in range(repeats)]
+
+    def premade_epochs(student: torch.nn.Module) -> float:
         optimiser = sgd(student.parameters())
         begin = time.perf_counter()
         for inputs in batches:
@@ -144,8 +172,7 @@ def main() -> None:
                 optimiser.step()
         return (time.perf_counter() - begin) / repeats
 
-    bare_epoch = bare_epochs(students()[0])
-    one_after_another = sum(bare_epochs(student) for student in students())
+    one_after_another = sum(premade_epochs(student) for student in students())
 
     networks = students()
     weights, buffers = stack_module_state(networks)
@@ -173,7 +200,8 @@ def main() -> None:
     print(f"1. one student per process: {per_process:.2f} s a student ({1 / per_process:.3f} students/s), of which "
           f"{sum(s for _, s in alone) / len(alone):.2f} s start-up before the first training step")
     print(f"2. {args.students} students in one process: {shared:.2f} s a student ({1 / shared:.3f} students/s, "
-          f"{per_process / shared:.2f}x), {cell_startup:.2f} s start-up for the job ({cell_startup / cell_seconds:.1%})")
+          f"{per_process / shared:.2f}x), {cell_startup:.2f} s start-up for the job "
+          f"({cell_startup / cell_seconds:.1%})")
     print(f"3. one epoch: harness {1000 * harness_epoch:.1f} ms, bare loop {1000 * bare_epoch:.1f} ms "
           f"({harness_epoch / bare_epoch:.2f}x)")
     print(f"4. one epoch of {args.students} students: vectorised ensemble {1000 * vectorised:.1f} ms, one after "

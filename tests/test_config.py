@@ -38,6 +38,8 @@ def test_the_shipped_configs_are_valid():
     ({"saliency": {"weights": "gauss"}}, r"'saliency\.weights' must be one of \"uniform\", \"gaussian\""),
     ({"experiment": {"ipcs": [61]}}, r"'experiment\.ipcs' holds 61, more than the 60 training clips"),
     ({"student": {"network": {"depth": 2}}}, r"'student\.network\.spatial_strides' has 3 entries"),
+    ({"mtt": {"max_start_epoch": 19}}, r"'mtt\.max_start_epoch' \(19\) \+ 'mtt\.expert_epochs' \(2\) exceed the 20 "
+                                       r"epochs of an expert \('experts\.train\.epochs'\)"),
 ])
 def test_bad_values_name_their_key(bad, message):
     with pytest.raises(ConfigError, match=message):

@@ -10,16 +10,17 @@ from snakemake.utils import update_config
 from conftest import REPO, SCHEMA
 from tsgf.config import validate_config
 from tsgf.errors import ConfigError
-from tsgf.plan import ablation_variants, build_plan
+from tsgf.plan import ITERATION_KEYS, ablation_variants, build_plan
 
 BASE = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
 DEFAULT = validate_config(copy.deepcopy(BASE), SCHEMA)  # the default config, schema defaults filled in
 
 
 def plan_of(sweeps: dict, **experiment):
+    """The default config's plan with these sweeps and `experiment` keys (no cost-scaling sets unless asked)."""
     config = copy.deepcopy(BASE)
     config["ablations"] = sweeps
-    config["experiment"].update(experiment)
+    config["experiment"].update({"scaling": {"ipcs": []}, **experiment})
     return build_plan(validate_config(config, SCHEMA), SCHEMA)
 
 
@@ -43,7 +44,11 @@ def test_main_experiment_grid_and_distinct_addresses():
     assert all(path.endswith("/seeds0-1-2.json") for path, _ in main)
     assert [seed for _, seed in main[:3]] == seeds
     assert sorted(entry["method"] for entry in plan.sets.values()) == sorted(methods)
-    assert len(plan.datasets) == 1 and len(plan.teachers) == 1
+    assert len(plan.datasets) == 1 and len(plan.teachers) == 1 and len(plan.experts) == 1
+    # the cost-scaling figure adds a short set per synthesis method (fewer steps: another address)
+    scaled = plan_of({}, scaling={"ipcs": [1], "iterations": 2})
+    synthesised = [m for m in methods if m in ITERATION_KEYS]
+    assert sorted(entry["method"] for entry in scaled.sets.values()) == sorted(methods + synthesised)
 
 
 def test_a_variant_equal_to_the_base_reuses_the_main_results():
@@ -106,4 +111,45 @@ def test_a_bad_sweep_names_the_ablation_and_key(ablations, experiment, message):
 
 def test_a_malformed_ablation_is_a_schema_error():
     with pytest.raises(ConfigError, match=r"'ablations\.w\.methods\[0\]' must be one of"):
-        plan_of({"w": {"sweep": {"saliency.window": [1]}, "methods": ["mtt"]}})
+        plan_of({"w": {"sweep": {"saliency.window": [1]}, "methods": ["frepo"]}})
+
+
+def test_mtt_and_vdsd_match_one_expert_buffer_whose_files_name_their_experts():
+    plan = plan_of({})
+    mtt, vdsd = (plan.runs["main"][0]["sets"][method] for method in ("mtt", "vdsd"))
+    assert plan.sets[mtt]["experts"] == plan.sets[vdsd]["experts"] == next(iter(plan.experts))
+    count, per_job = DEFAULT["experts"]["count"], DEFAULT["experts"]["per_job"]
+    files = plan.expert_files(mtt)
+    assert len(files) == -(-count // per_job) and files == plan.expert_files(vdsd)
+    assert files[0].endswith(f"/experts0-{per_job - 1}.pt") and files[-1].endswith(f"-{count - 1}.pt")
+    assert "vdsd" in plan.sets[vdsd]["params"] and "vdsd" not in plan.sets[mtt]["params"]
+
+
+def test_a_matching_knob_reruns_mtt_and_vdsd_not_the_buffer_and_a_larger_buffer_keeps_its_files():
+    plan = plan_of({"steps": {"sweep": {"mtt.syn_steps": [2, 3]}, "methods": ["mtt", "vdsd"]},
+                    "buffer": {"sweep": {"experts.count": [DEFAULT["experts"]["count"] + 2]}, "methods": ["mtt"]},
+                    "expert_recipe": {"sweep": {"experts.train.lr": [0.123]}, "methods": ["mtt"]}})
+    # the two syn_steps and the larger buffer share the main buffer; only another expert recipe trains another
+    assert len(plan.experts) == 2
+    steps = plan.runs["steps"]
+    assert steps[0]["sets"]["mtt"] != steps[1]["sets"]["mtt"] and steps[0]["sets"]["vdsd"] != steps[1]["sets"]["vdsd"]
+    assert steps[0]["sets"]["tsgf"] == steps[1]["sets"]["tsgf"] == plan.runs["main"][0]["sets"]["tsgf"]
+    larger = plan.expert_files(plan.runs["buffer"][0]["sets"]["mtt"])
+    assert set(plan.expert_files(plan.runs["main"][0]["sets"]["mtt"])) < set(larger)
+
+
+def test_the_scaling_figure_runs_every_method_a_few_steps_at_each_ipc_and_scales_the_time():
+    plan = plan_of({}, scaling={"ipcs": [1, 2, 10], "iterations": 2})
+    points = {(point["method"], point["ipc"]): point for point in plan.scaling}
+    assert set(points) == {(m, k) for m in DEFAULT["experiment"]["methods"] for k in (1, 2, 10)}
+    main_sets = plan.runs["main"][0]["sets"]
+    # selections as they are (the main experiment's sets where an IPC is shared); synthesis a short set of its own
+    assert points["herding", 1]["set"] == plan.set_dir(main_sets["herding"], 1, 0)
+    assert points["herding", 1]["time_factor"] == 1.0
+    short = points["tsgf", 2]["set"].split("/")[-3]
+    assert short != main_sets["tsgf"] and plan.sets[short]["params"]["iterations"] == 2
+    assert points["tsgf", 2]["time_factor"] == DEFAULT["distill"]["iterations"] / 2
+    vdsd = DEFAULT["vdsd"]
+    assert points["vdsd", 10]["time_factor"] == (vdsd["static_iterations"] + vdsd["dynamic"]["iterations"]) / 4
+    assert plan_of({}, scaling={"ipcs": []}).scaling == []
+    assert DEFAULT["experiment"]["scaling"]["ipcs"] == [1, 2, 5, 10]  # the embedded default draws the figure

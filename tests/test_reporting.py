@@ -288,13 +288,24 @@ def test_motion_strength_table_splits_classes_at_the_median() -> None:
     assert "No motion-strength data" in motion_strength_table(runs, None).caption
 
 
-def test_cost_table_reports_each_set_once_per_ipc(runs: pd.DataFrame) -> None:
-    runs = runs.assign(distill_peak_rss_mb=512.0, teacher_seconds=42.0)
+def test_cost_table_reports_each_set_once_per_ipc_and_what_it_needs_first(runs: pd.DataFrame) -> None:
+    synthesised = runs["method"].isin(["sre2l", "tsgf"])
+    runs = runs.assign(distill_peak_rss_mb=512.0, distill_own_peak_mb=np.where(synthesised, 30.0, 0.0),
+                       prerequisite=np.where(synthesised, "teacher", None),
+                       prerequisite_seconds=np.where(synthesised, 42.0, np.nan),
+                       prerequisite_own_peak_mb=np.where(synthesised, 55.0, np.nan))
     table = cost_table(runs)
-    frame = table.frame.set_index("Method")
-    assert list(frame.index) == ["Random real", "SRe2L", "TSGF"]  # one row per set, augmentation does not matter
-    assert frame.loc["TSGF", "IPC 10 time (s)"] == "10.0" and frame.loc["TSGF", "IPC 1 peak RSS (MB)"] == "512"
-    assert "trained once in 42 s" in table.caption
+    frame = table.frame.set_index(["Method", "IPC"])
+    # one row per set and IPC, whatever augmentation its students had
+    assert list(frame.index) == [(m, k) for m in ("Random real", "SRe2L", "TSGF") for k in (1, 10)]
+    tsgf = frame.loc[("TSGF", 10)]
+    assert (tsgf["Time (s)"], tsgf["Own peak memory (MB)"], tsgf["Needs first"]) == ("10.0", "30", "teacher")
+    # with the teacher: times add up (42 + 10), peaks take the larger (they run one after the other)
+    assert (tsgf["Its time (s)"], tsgf["Time with it (s)"], tsgf["Peak with it (MB)"]) == ("42.0", "52.0", "55")
+    selection = frame.loc[("Random real", 1)]
+    assert selection["Needs first"] == "nothing" and selection["Time with it (s)"] == "0.0"
+    assert "Peak GPU" not in frame  # no GPU was used
+    assert "resident memory above what the job held at its first step" in table.caption
 
 
 def test_ablation_sweep_table_marks_the_default_and_shows_changing_teachers(tmp_path: Path) -> None:

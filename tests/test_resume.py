@@ -157,13 +157,65 @@ def test_a_killed_cell_resumes_its_student_in_progress_and_keeps_the_finished_on
     killed_after(resuming, second_student, lambda state: 5 <= state["epoch"] < 30)
     assert list(torch.load(job, weights_only=True)["state"]["finished"]) == [2]
     second = run(resuming)
-    assert "resuming from checkpoint" in second.stderr and "student on random_real (tsgf_a), seed 2" not in second.stderr
+    assert "resuming from checkpoint" in second.stderr
+    assert "student on random_real (tsgf_a), seed 2" not in second.stderr
     assert not job.exists() and not second_student.exists()
     reference, result = students(tmp_path / "reference.json"), students(tmp_path / "resumed.json")
     assert list(result) == [2, 5]
     for seed in (2, 5):
         for key in SAME_STUDENT:
             assert reference[seed][key] == result[seed][key], (seed, key)
+
+
+EXPERTS = {"train": {**TRAIN, "epochs": 30, "momentum": 0.0, "weight_decay": 0.0, "lr_milestones": []},
+           "network": NETWORK, "augment": {"crop_scale": [0.7, 1.0], "flip": False}, "holdout": "test",
+           "val_fraction": 0.2}
+
+
+def test_a_killed_expert_job_resumes_its_expert_in_progress_to_the_same_trajectories(workspace, tmp_path):
+    def command(out: Path, first: int, last: int) -> list[str]:
+        return tsgf("expert_trajectories", "--data", str(workspace / "data"), "--first", str(first), "--last",
+                    str(last), "--params", json.dumps(EXPERTS), "--out", str(out))
+
+    run(command(tmp_path / "reference.pt", 0, 1))
+    job = tmp_path / "resumed.pt.ckpt"
+    second_expert = tmp_path / "resumed.pt.ckpt.expert1"
+    resuming = [*command(tmp_path / "resumed.pt", 0, 1), "--checkpoint", str(job), "--checkpoint-every", "0"]
+    # killed while the second expert trains: its recorded epochs so far are in its own snapshot
+    state = killed_after(resuming, second_expert, lambda state: 5 <= state["epoch"] < 20)
+    assert len(state["trajectory"]) == state["epoch"] + 1
+    second = run(resuming)
+    assert "resuming from checkpoint" in second.stderr and "expert 0:" not in second.stderr
+    assert not job.exists() and not second_expert.exists()
+    reference, result = (torch.load(tmp_path / name, weights_only=True) for name in ("reference.pt", "resumed.pt"))
+    assert reference["trajectories"].shape == (2, 31, reference["num_parameters"])
+    assert torch.equal(reference["trajectories"], result["trajectories"])
+    # an expert is the same whichever job trains it: expert 1 alone equals the second of the pair
+    run(command(tmp_path / "alone.pt", 1, 1))
+    assert torch.equal(torch.load(tmp_path / "alone.pt", weights_only=True)["trajectories"][0],
+                       reference["trajectories"][1])
+
+
+def test_a_killed_vdsd_set_resumes_in_its_dynamic_stage_to_the_same_clips(workspace, tmp_path):
+    experts = tmp_path / "experts0-1.pt"
+    run(tsgf("expert_trajectories", "--data", str(workspace / "data"), "--first", "0", "--last", "1", "--params",
+             json.dumps({**EXPERTS, "train": {**EXPERTS["train"], "epochs": 4}}), "--out", str(experts)))
+    params = {**DEFAULTS["mtt"], "iterations": 3, "syn_steps": 2, "expert_epochs": 1, "max_start_epoch": 2,
+              "optimiser": "adam", "lr": 0.01, "network": NETWORK, "augment": DISTILL["augment"], "experts": 2,
+              "holdout": "test", "val_fraction": 0.2,
+              "vdsd": {**DEFAULTS["vdsd"], "static_iterations": 3, "dynamic": {**DEFAULTS["vdsd"]["dynamic"],
+                                                                               "iterations": 40}}}
+
+    def command(out: Path) -> list[str]:
+        return tsgf("match_trajectories", "--method", "vdsd", "--data", str(workspace / "data"), "--ipc", "2",
+                    "--seed", "1", "--params", json.dumps(params), "--out", str(out), str(experts))
+
+    run(command(tmp_path / "reference"))
+    resumed([*command(tmp_path / "resumed")], tmp_path / "resumed.ckpt",
+            lambda state: state["stage"] == 1 and 5 <= state["batch"]["iteration"] < 30)
+    reference, result = load_clipset(tmp_path / "reference"), load_clipset(tmp_path / "resumed")
+    assert np.array_equal(reference.clips, result.clips)
+    assert (tmp_path / "reference" / "loss.csv").read_text() == (tmp_path / "resumed" / "loss.csv").read_text()
 
 
 def test_a_students_result_does_not_depend_on_the_students_sharing_its_job(workspace, tmp_path):

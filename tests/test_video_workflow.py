@@ -64,7 +64,7 @@ def test_a_folder_dataset_runs_the_whole_chain_to_the_tables(tmp_path):
     run = snakemake(tmp_path, config)
     assert run.returncode == 0, run.stderr[-3000:]
     runs = pd.read_csv(tmp_path / "results" / "own" / "runs" / "main.csv")
-    methods = {"random_real", "herding", "kcenter", "dm", "sre2l", "tsgf", "full"}
+    methods = {"random_real", "herding", "kcenter", "dm", "mtt", "vdsd", "sre2l", "tsgf", "full"}
     assert set(runs["method"]) == methods and runs["accuracy"].between(0, 1).all()
     assert set(json.loads(runs["per_class_accuracy"][0])) == set(fx.FOLDER_CLASSES)
     assert (tmp_path / "results" / "own" / "tables" / "main.md").read_text().count("Full data") >= 1
@@ -112,15 +112,17 @@ def test_paper_preset_dry_run_plans_the_protocol(tmp_path, preset):
     assert jobs["aggregate_runs"] == 1 + len(shipped)
     assert jobs["prepare_dataset"] == jobs["train_teacher"] == 2  # the other clip length of the frames sweep
     main_only = tmp_path / "main_only.yaml"
-    main_only.write_text("experiment: {ablations: []}\n")
+    main_only.write_text("experiment: {ablations: [], scaling: {ipcs: []}}\n")  # no cost-scaling sets either
     jobs = dry_run(str(main_only))
-    seeds, methods, labels = 3, 6, 2  # hard and soft labels
+    seeds, methods, labels = 3, 8, 2  # hard and soft labels
     assert jobs["prepare_dataset"] == 1 and jobs["train_teacher"] == 1 and jobs["teacher_features"] == 1
     assert jobs["order_blind_probe"] == 1
     # one job per cell (a set under one evaluation: all its seeds), and one for the full-data students
     assert jobs["evaluate_set"] == methods * labels * 2 * 2 and jobs["evaluate_full_data"] == 1
     assert jobs["select_coreset"] == jobs["distribution_matching"] * 2 == 2 * 2 * seeds
     assert jobs["merge_distilled"] == 2 * 2 * seeds
+    # MTT and VDSD at each IPC and seed, matching one buffer of 100 experts trained 10 to a job (the published budget)
+    assert jobs["match_trajectories"] == 2 * 2 * seeds and jobs["expert_trajectories"] == 100 // 10
     assert jobs["distill"] == 2 * seeds * DISTILL_JOBS_PER_SEED.get(preset.stem, 5 + 1)
 
 
@@ -160,5 +162,7 @@ def test_the_synthesis_tuning_config_plans_validation_runs_only(tmp_path):
     # main 1; DM 2 Adam + 3 SGD lrs + 2 lengths, and scaled or not at IPC 5; SRe2L and TSGF 4 Adam + 3 SGD lrs +
     # 2 lengths, both label kinds; random real at 100 epochs, IPC 1 and 5, and 200 epochs at IPC 5 (its IPC 1 is
     # the main grid's), and at IPC 5 under soft labels; one job per cell, each training 3 seeds
-    assert jobs["evaluate_set"] == 1 + (2 + 3 + 2 + 2) * 2 + (4 + 3 + 2) * 2 * 2 + 3 + 1
+    # and MTT at 3 pixel lrs and with the other expert lr (its default expert lr is the lr sweep's default cell)
+    assert jobs["evaluate_set"] == 1 + (2 + 3 + 2 + 2) * 2 + (4 + 3 + 2) * 2 * 2 + 3 + 1 + 3 + 1
+    assert jobs["match_trajectories"] == (3 + 1) * 3 and jobs["expert_trajectories"] == 2 * 2  # 2 buffers, 2 jobs
     assert jobs["distribution_matching"] == (2 + 3 + 2 + 2) * 3 and jobs["distill"] == (4 + 3 + 2) * 2 * 3

@@ -40,15 +40,15 @@ def finished_run(tmp_path_factory):
     return workdir
 
 
-METHODS = ["random_real", "herding", "kcenter", "dm", "sre2l", "tsgf"]
+METHODS = ["random_real", "herding", "kcenter", "dm", "mtt", "vdsd", "sre2l", "tsgf"]
 ABLATIONS = ["frames", "floor", "labels", "cross_architecture"]  # the ones config/test.yaml runs
 
 
 def test_tables_and_figures_hold_sane_numbers(finished_run):
     results = finished_run / "results" / "motion"
     runs = pd.read_csv(results / "runs" / "main.csv")
-    # 6 methods x 2 augmentations x 2 IPCs x 2 seeds, plus 2 full-data students
-    assert len(runs) == 6 * 2 * 2 * 2 + 2
+    # 8 methods x 2 augmentations x 2 IPCs x 2 seeds, plus 2 full-data students
+    assert len(runs) == 8 * 2 * 2 * 2 + 2
     assert runs["accuracy"].between(0, 1).all()
     assert set(runs["method"]) == {*METHODS, "full"}
     distilled = runs[runs["method"] != "full"]
@@ -57,7 +57,14 @@ def test_tables_and_figures_hold_sane_numbers(finished_run):
     for row in runs["per_class_accuracy"]:
         assert set(json.loads(row)) == {"move_right", "move_left", "grow", "shrink"}
     main = pd.read_csv(results / "tables" / "main.csv")
-    assert list(main.iloc[:6, 0]) == ["Random real", "Herding", "K-Center", "DM", "SRe2L", "TSGF"]
+    assert list(main.iloc[:8, 0]) == ["Random real", "Herding", "K-Center", "DM", "MTT", "VDSD", "SRe2L", "TSGF"]
+    # what a set needs beforehand is counted beside its own cost: the teacher, or MTT's and VDSD's expert buffer
+    needs = runs.groupby("method")["prerequisite"].first()
+    assert needs["tsgf"] == needs["herding"] == "teacher"
+    assert needs["mtt"] == needs["vdsd"] == "expert buffer (3 experts)"
+    assert runs.loc[runs["method"].isin(["mtt", "vdsd"]), "prerequisite_seconds"].gt(0).all()
+    cost = pd.read_csv(results / "tables" / "cost.csv")
+    assert {"Time (s)", "Own peak memory (MB)", "Needs first", "Time with it (s)", "Peak with it (MB)"} <= set(cost)
     assert list(main.iloc[-3:, 0]) == ["Full data", "Teacher (full data, BatchNorm)", ORDER_BLIND_ROW]
     cell = re.fullmatch(r"(\d+\.\d) ± (\d+\.\d)", main.loc[0, "IPC 1"])
     assert cell and 0 <= float(cell.group(1)) <= 100
@@ -65,7 +72,7 @@ def test_tables_and_figures_hold_sane_numbers(finished_run):
     for name in tables:
         for extension in ("csv", "md", "tex"):
             assert (results / "tables" / f"{name}.{extension}").stat().st_size > 0
-    figures = ["accuracy_vs_ipc", "cost", "distilled_clips", "motion_flow", "motion_classes",
+    figures = ["accuracy_vs_ipc", "cost", "cost_scaling", "distilled_clips", "motion_flow", "motion_classes",
                *(f"ablation_{a}" for a in ABLATIONS)]
     for name in figures:
         assert (results / "figures" / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -127,9 +134,9 @@ def test_resharding_keeps_the_sets_addresses_and_upstream(finished_run, tmp_path
     change.write_text("distill:\n  ipc_per_job: 0\n")
     run = snakemake(finished_run, "-n", configs=(TEST_CONFIG, change))
     jobs = planned_jobs(run.stdout + run.stderr)
-    # one shard per set now, same set directories: the main experiment's 8 SRe2L/TSGF sets, and the frames and
-    # floor ablations' own TSGF set each
-    assert jobs["distill"] == 10 and jobs["merge_distilled"] == 10
+    # one shard per set now, same set directories: the main experiment's 8 SRe2L/TSGF sets, the frames and floor
+    # ablations' own TSGF set each, and the cost-scaling figure's short SRe2L and TSGF sets at IPC 1 and 2
+    assert jobs["distill"] == 10 + 4 and jobs["merge_distilled"] == 10 + 4
     # Snakemake cannot know the merged clips come out the same (they do: tests/test_distill.py), so the
     # distilled sets' students rerun, a cell (every seed) per job: main 8, one each in frames, floor and labels;
     # nothing upstream does
@@ -149,9 +156,9 @@ def test_an_evaluation_knob_reruns_only_evaluations_and_reports(finished_run, tm
     run = snakemake(finished_run, "-n", configs=(TEST_CONFIG, change))
     assert run.returncode == 0, run.stderr[-3000:]
     jobs = planned_jobs(run.stdout + run.stderr)
-    # a cell (every seed of a set) per job: main 24, frames 2, floor 1, labels 1; the cross-architecture sweep sets its
-    # own epochs, so it keeps its results
-    assert jobs.pop("evaluate_set") == 28
+    # a cell (every seed of a set) per job: main 32 (8 methods, 2 augmentations, 2 IPCs), frames 2, floor 1, labels 1;
+    # the cross-architecture sweep sets its own epochs, so it keeps its results
+    assert jobs.pop("evaluate_set") == 8 * 2 * 2 + 2 + 1 + 1
     assert jobs.pop("aggregate_runs") == 4
     assert set(jobs) == {"make_tables", "make_figures", "all"}
 
@@ -162,14 +169,15 @@ def test_a_saliency_knob_reruns_tsgf_but_not_sre2l(finished_run, tmp_path):
     run = snakemake(finished_run, "-n", configs=(TEST_CONFIG, change))
     jobs = planned_jobs(run.stdout + run.stderr)
     # TSGF of the main experiment (2 IPCs x 2 seeds) and of the 4-frame variant, except the IPC 1, seed 0 set: the
-    # floor ablation's 0.5 variant already made it (its 0.2 variant is now the finished run's main result)
-    assert jobs["merge_distilled"] == 4 + 1 - 1
-    assert jobs["distill"] == 2 * (1 + 2) + 1 - 1  # their shards: one IPC index each
+    # floor ablation's 0.5 variant already made it (its 0.2 variant is now the finished run's main result); and the
+    # cost-scaling figure's short TSGF sets at IPC 1 and 2
+    assert jobs["merge_distilled"] == 4 + 1 - 1 + 2
+    assert jobs["distill"] == 2 * (1 + 2) + 1 - 1 + (1 + 2)  # their shards: one IPC index each
     # a cell (every seed of a set) per job: TSGF's main cells (both augmentations, both IPCs), the TSGF_A cells of
-    # the main experiment's other five sets, the 4-frame variant's two and the cross-architecture ones, and the floor
+    # the main experiment's other seven sets, the 4-frame variant's two and the cross-architecture ones, and the floor
     # ablation's 0.2 cell: its set is the finished run's main TSGF set, but that cell's file holds seeds 0 and 1 and
     # this variant asks for seed 0 alone (a cell file is addressed by the seeds the plan asks of it)
-    assert jobs["evaluate_set"] == 2 * 2 + 5 * 2 + 2 + 2 + 1
+    assert jobs["evaluate_set"] == 2 * 2 + 7 * 2 + 2 + 2 + 1
     assert not {"train_teacher", "generate_motion_dataset", "distribution_matching", "select_coreset"} & set(jobs)
 
 
@@ -177,8 +185,11 @@ def test_bf16_gets_its_own_addresses_from_the_teacher_on(finished_run, tmp_path)
     change = tmp_path / "bf16.yaml"
     change.write_text("precision: bf16\n")
     jobs = planned_jobs(snakemake(finished_run, "-n", configs=(TEST_CONFIG, change)).stdout)
-    assert jobs["train_teacher"] == 2 and jobs["distill"] == 14 and jobs["evaluate_full_data"] == 1  # both seeds
-    assert jobs["distribution_matching"] == 4 and jobs["select_coreset"] == 8  # the coresets follow the teacher
+    # main and frames-ablation shards, and the cost-scaling figure's SRe2L and TSGF shards at IPC 1 and 2
+    assert jobs["train_teacher"] == 2 and jobs["distill"] == 14 + 2 * 3 and jobs["evaluate_full_data"] == 1
+    assert jobs["distribution_matching"] == 4 + 2 and jobs["select_coreset"] == 8  # the coresets follow the teacher
+    # the experts follow the precision too, and every MTT and VDSD set with them (main 8, cost-scaling 4)
+    assert jobs["expert_trajectories"] == 2 and jobs["match_trajectories"] == 8 + 4
     assert not {"generate_motion_dataset", "random_real"} & set(jobs)  # they never run a network
 
 
@@ -203,7 +214,7 @@ def test_the_default_profile_is_found_and_network_jobs_ask_for_a_gpu(finished_ru
     assert not gpu.get("generate_motion_dataset")
 
 
-REPORTED = {"Figures": ["accuracy_vs_ipc", "cost", "distilled_clips", "motion_flow", "motion_classes"],
+REPORTED = {"Figures": ["accuracy_vs_ipc", "cost", "cost_scaling", "distilled_clips", "motion_flow", "motion_classes"],
             "Tables": ["main", "ablation", "motion_classes", "motion_strength", "cost", "all_cells"],
             "Ablations": [f"ablation_{name}{kind}" for name in ABLATIONS for kind in ("", " (figure)")],
             "Clips": METHODS, "Data": ["main", *ABLATIONS]}

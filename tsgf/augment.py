@@ -7,6 +7,7 @@ Clips are (N, T, C, H, W) float tensors with pixels in [0, 1].
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,6 +55,19 @@ def random_clip_augment(clips: torch.Tensor, generator: torch.Generator, crop_sc
                    int(torch.randint(-limit[1], limit[1] + 1, (1,), generator=generator))) for _ in range(n)]
         out = torch.stack([torch.roll(clip, shifts=shift, dims=(2, 3)) for clip, shift in zip(out, shifts)])
     return out
+
+
+def student_crop(params: dict[str, Any]) -> Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None:
+    """`evaluation.augment` as a training harness's augmentation: the random crop (and flip) of every student
+    without TSGF_A, of the full-data students and of MTT's experts; None when it is off."""
+    crop_scale, flip = tuple(params["crop_scale"]), params["flip"]
+    if crop_scale == (1.0, 1.0) and not flip:
+        return None
+
+    def augment(clips: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        return random_clip_augment(clips, gen, crop_scale, flip, max_roll=0.0)
+
+    return augment
 
 
 def shuffle_frames(clips: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -120,6 +134,7 @@ __all__ = [
     "affine_clip_transform",
     "crop_theta",
     "random_clip_augment",
+    "student_crop",
     "SaliencyAugmentConfig",
     "saliency_guided_augment",
     "shuffle_frames",

@@ -1,10 +1,10 @@
 """`python -m tsgf <stage> ...`: one command per workflow stage; the Snakemake rule of the same name calls it.
 
 Stages, in data-flow order: generate_motion_dataset or prepare_dataset, class_motion_strength -> train_teacher,
-teacher_features, order_blind_probe -> random_real, select_coreset, distribution_matching, distill (shards) ->
-merge_distilled -> evaluate_set, evaluate_full_data -> aggregate_runs -> make_tables, make_figures. Parameters arrive
-as one JSON object (`--params`, text or @file), already validated by the workflow; each stage writes what it used
-into its outputs.
+teacher_features, order_blind_probe, expert_trajectories -> random_real, select_coreset, distribution_matching,
+match_trajectories, distill (shards) -> merge_distilled -> evaluate_set, evaluate_full_data -> aggregate_runs ->
+make_tables, make_figures. Parameters arrive as one JSON object (`--params`, text or @file), already validated by
+the workflow; each stage writes what it used into its outputs.
 This module only parses: the handler, `tsgf.stages.<module>.<stage>` (tsgf/stages/__init__.py says which module),
 is imported when its stage runs, so a light stage never pays for torch.
 """
@@ -19,7 +19,7 @@ from pathlib import Path
 
 from tsgf.errors import TSGFError
 from tsgf.measure import PRECISIONS
-from tsgf.methods import AUGMENTATIONS, CORESET_METHODS
+from tsgf.methods import AUGMENTATIONS, CORESET_METHODS, TRAJECTORY_METHODS
 from tsgf.stages import STAGES
 from tsgf.startup import STARTUP_LINE, first_step_seconds
 
@@ -51,11 +51,17 @@ _ARGUMENTS = {
                                 _OUT]),
     "order_blind_probe": ("the teacher's network and recipe on frame-shuffled clips: the accuracy that needs no "
                           "temporal order", True, [_DATA, _PARAMS, _OUT]),
+    "expert_trajectories": ("train experts --first..--last of MTT's buffer, their parameters after every epoch (.pt)",
+                            True, [_DATA, _PARAMS, _OUT, ("--first", dict(required=True, type=int)),
+                                   ("--last", dict(required=True, type=int))]),
     "random_real": ("select random real clips per class", False, [_DATA, _IPC, _SEED, _PARAMS, _OUT]),
     "select_coreset": ("pick a herding or k-center coreset on the teacher's features", False, [
         _DATA, _IPC, _SEED, _PARAMS, _OUT, ("--method", dict(required=True, choices=CORESET_METHODS)),
         ("--features", dict(required=True, type=Path, help="the teacher_features output (.npz)"))]),
     "distribution_matching": ("synthesise a DM set with random networks", True, [_DATA, _IPC, _SEED, _PARAMS, _OUT]),
+    "match_trajectories": ("synthesise an MTT or VDSD set by matching the expert buffer's trajectories", True, [
+        _DATA, _IPC, _SEED, _PARAMS, _OUT, ("--method", dict(required=True, choices=TRAJECTORY_METHODS)),
+        ("experts", dict(nargs="+", type=Path, help="every expert_trajectories file of the buffer"))]),
     "distill": ("synthesise one shard of a distilled set against the teacher (.npz)", True, [
         _DATA, _TEACHER, _IPC, _SEED, _PARAMS, _OUT,
         ("--shard", dict(type=int, default=0, help="which shard of the set's plan (tsgf/sharding.py)"))]),
@@ -86,7 +92,10 @@ _ARGUMENTS = {
     "make_figures": ("accuracy vs IPC and vs cost, distilled clips with their saliency, their optical flow, "
                      "motion-class accuracy, one figure per ablation; each set as an animated GIF", False, [
         _RUNS, ("--sets", dict(nargs="+", required=True, help="METHOD=DIR clip sets to draw and export")),
-        ("--saliency", dict(required=True, help="the saliency config section as JSON")), _ABLATIONS, _OUT_DIR]),
+        ("--saliency", dict(required=True, help="the saliency config section as JSON")), _ABLATIONS,
+        ("--scaling", dict(default="[]", help="JSON list: the cost-scaling sets, each method, ipc, set (directory) "
+                                              "and time_factor (tsgf.plan.Plan.scaling); [] for no figure")),
+        _OUT_DIR]),
 }
 
 

@@ -242,7 +242,8 @@ def _check_relations(config: dict[str, Any], source_of: SourceOf) -> list[str]:
         if config["holdout"] == "val":
             train_per_class -= max(1, round(config["val_fraction"] * train_per_class))
             split_keys += ["holdout", "val_fraction"]
-        asked = {"experiment.ipcs": config["experiment"]["ipcs"]}
+        asked = {"experiment.ipcs": config["experiment"]["ipcs"],
+                 "experiment.scaling.ipcs": config["experiment"]["scaling"]["ipcs"]}
         asked.update({f"ablations.{name}.ipcs": spec["ipcs"] for name, spec in config.get("ablations", {}).items()})
         for key, ipcs in asked.items():
             for ipc in ipcs:
@@ -258,6 +259,12 @@ def _check_relations(config: dict[str, Any], source_of: SourceOf) -> list[str]:
     crop = config["distill"]["augment"]["crop_scale"]
     if crop[0] > crop[1]:
         relations.add("distill.augment.crop_scale", f"must be [low, high], got {crop}")
+    mtt, expert_epochs = config["mtt"], config["experts"]["train"]["epochs"]
+    if mtt["max_start_epoch"] + mtt["expert_epochs"] > expert_epochs:
+        relations.add("mtt.max_start_epoch", f"({mtt['max_start_epoch']}) + 'mtt.expert_epochs' "
+                                             f"({mtt['expert_epochs']}) exceed the {expert_epochs} epochs of an expert "
+                                             f"('experts.train.epochs'): lower them or train the experts longer",
+                      "mtt.expert_epochs", "experts.train.epochs")
     return relations.problems
 
 

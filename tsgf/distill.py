@@ -16,7 +16,7 @@ filter act. Both are measured.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -78,9 +78,9 @@ class DistillConfig:
                    **filter_keys)
 
     @classmethod
-    def for_distribution_matching(cls, params: dict[str, Any]) -> "DistillConfig":
-        """The synthesis loop's settings for DM (params: the workflow's `dm` section with the distillation
-        augmentation): no teacher, no TSGF_O."""
+    def without_teacher(cls, params: dict[str, Any]) -> "DistillConfig":
+        """The synthesis loop's settings for a method with no teacher, DM, MTT or a stage of VDSD (params: its
+        config section with the distillation augmentation): no BN matching, no TSGF_O."""
         augment = params["augment"]
         return cls(**_optimiser_keys(params), bn_weight=None,
                    first_bn_multiplier=None, init=params["init"], classes_per_batch=0,
@@ -94,10 +94,17 @@ def _optimiser_keys(params: dict[str, Any]) -> dict[str, Any]:
                 betas=tuple(params["betas"]), momentum=params["momentum"])
 
 
-def pixel_optimiser(synthetic: torch.Tensor, config: DistillConfig) -> torch.optim.Optimizer:
+def pixel_optimiser(synthetic: torch.Tensor, config: DistillConfig, extra_groups: Sequence[dict[str, Any]] = ()
+                    ) -> torch.optim.Optimizer:
+    """The optimiser of the synthesised tensor (lr `config.lr`) and of any `extra_groups` (torch parameter groups,
+    each with its own "lr"): what else a method learns with its clips, such as MTT's step size. Every group keeps its
+    starting lr as "base_lr", which the synthesis loop's cosine decay scales."""
+    groups = [{"params": [synthetic], "lr": config.lr}, *({**group} for group in extra_groups)]
+    for group in groups:
+        group["base_lr"] = group["lr"]
     if config.optimiser == "sgd":
-        return torch.optim.SGD([synthetic], lr=config.lr, momentum=config.momentum)
-    return torch.optim.Adam([synthetic], lr=config.lr, betas=config.betas)
+        return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum)
+    return torch.optim.Adam(groups, lr=config.lr, betas=config.betas)
 
 
 def to_uint8(clips: torch.Tensor) -> np.ndarray:
@@ -125,29 +132,39 @@ def teacher_objective(teacher: nn.Module, labels: torch.Tensor, config: DistillC
 
 def optimise_batch(init: torch.Tensor, objective: Objective, config: DistillConfig, gen: torch.Generator,
                    desc: str, checkpoint: Checkpoint | None = None, job_state: dict[str, Any] | None = None,
-                   resume: dict[str, Any] | None = None) -> tuple[torch.Tensor, list]:
+                   resume: dict[str, Any] | None = None, render: Callable[[torch.Tensor], torch.Tensor] | None = None,
+                   pixels: bool = True, extra_groups: Sequence[dict[str, Any]] = ()) -> tuple[torch.Tensor, list]:
     """Optimise one batch of clips (N, T, C, H, W) in [0, 1] to minimise `objective` of their augmented copies:
-    the one synthesis loop of every optimised training set (SRe2L, TSGF and DM).
+    the one synthesis loop of every optimised training set (SRe2L, TSGF, DM, MTT and both stages of VDSD).
+
+    With `render`, the objective sees `render(tensor)` instead of the optimised tensor itself (VDSD: its stills
+    shown in every frame, or its dynamic memory through the integrator); the tensor is clamped to [0, 1] after each
+    step when it holds `pixels`. `extra_groups` are parameter groups learnt alongside (`pixel_optimiser`); their
+    tensors are updated in place and snapshotted with the batch.
 
     When `checkpoint` is due after an iteration, it saves `job_state` (the caller's progress over batches) with
     this batch's state under "batch"; `resume` is such a "batch" state to continue from."""
     checkpoint = checkpoint or disabled()
     synthetic = init.clone().requires_grad_(True)
-    optimiser = pixel_optimiser(synthetic, config)
+    optimiser = pixel_optimiser(synthetic, config, extra_groups)
+    learnt_alongside = [tensor for group in extra_groups for tensor in group["params"]]
     weights = torch.ones((), device=init.device)
     curve: list[dict[str, float]] = []
     first_iteration = 0
     if resume is not None:
         with torch.no_grad():
             synthetic.copy_(resume["synthetic"])
+            for tensor, saved in zip(learnt_alongside, resume.get("extra", []), strict=True):
+                tensor.copy_(saved)
         optimiser.load_state_dict(resume["optimiser"])
         gen.set_state(resume["generator"])
         weights, curve, first_iteration = resume["weights"].to(init.device), resume["curve"], resume["iteration"]
     for iteration in progress(range(first_iteration, config.iterations), config.iterations - first_iteration, desc):
         for group in optimiser.param_groups:  # cosine decay to 0
-            group["lr"] = 0.5 * config.lr * (1 + math.cos(math.pi * iteration / config.iterations))
+            group["lr"] = 0.5 * group["base_lr"] * (1 + math.cos(math.pi * iteration / config.iterations))
         mark_first_step()
-        augmented = random_clip_augment(synthetic, gen, config.crop_scale, config.flip, config.max_roll)
+        clips = synthetic if render is None else render(synthetic)
+        augmented = random_clip_augment(clips, gen, config.crop_scale, config.flip, config.max_roll)
         loss, parts = objective(augmented)
         check_finite(loss, f"{desc}, iteration {iteration + 1}")
         optimiser.zero_grad(set_to_none=True)
@@ -162,13 +179,15 @@ def optimise_batch(init: torch.Tensor, objective: Objective, config: DistillConf
         with torch.no_grad():
             if config.tsgf_o and config.apply_to == "update":
                 synthetic.copy_(before + weights * (synthetic - before))
-            synthetic.clamp_(0.0, 1.0)
+            if pixels:
+                synthetic.clamp_(0.0, 1.0)
         if iteration % config.log_every == 0 or iteration == config.iterations - 1:
             curve.append({"iteration": iteration + 1, "loss": loss.item(),
                           **{name: value.item() for name, value in parts.items()},
                           "mean_weight": float(weights.mean()) if config.tsgf_o else 1.0})
         if checkpoint.due():
             batch = {"iteration": iteration + 1, "synthetic": synthetic.detach().cpu(),
+                     "extra": [tensor.detach().cpu() for tensor in learnt_alongside],
                      "optimiser": optimiser.state_dict(), "generator": gen.get_state(), "weights": weights.cpu(),
                      "curve": curve}
             checkpoint.save({**(job_state or {}), "batch": batch},

@@ -29,7 +29,7 @@ STYLE = {"font.size": 11, "axes.titlesize": 12, "axes.labelsize": 11, "legend.fo
 MOTION_COLOURS = {"Motion-only classes": "#d95f02", "Other classes": "#7570b3"}
 # A method keeps its colour with and without TSGF_A; each set as the paper reports it is solid, other cells dotted.
 METHOD_COLOURS = {"random_real": "#1f77b4", "herding": "#8c564b", "kcenter": "#e377c2", "dm": "#9467bd",
-                  "sre2l": "#ff7f0e", "tsgf": "#2ca02c", "full": "#000000"}
+                  "mtt": "#d62728", "vdsd": "#bcbd22", "sre2l": "#ff7f0e", "tsgf": "#2ca02c", "full": "#000000"}
 HEADLINE = {set_label(m) for m in METHOD_COLOURS}
 
 
@@ -275,7 +275,7 @@ def plot_cost(runs: pd.DataFrame, out_png: str | Path) -> Path:
         fig = Figure(figsize=(11, 4.4), layout="constrained")
         axes = fig.subplots(1, 2, sharey=True)
         for ax, column, name in ((axes[0], "distill_seconds", "Wall time to make the set (s, log scale)"),
-                                 (axes[1], "distill_peak_rss_mb", "Peak memory of the job (MB)")):
+                                 (axes[1], "distill_own_peak_mb", "Own peak memory of the set's job (MB)")):
             for label in dict.fromkeys(cells["label"]):
                 mine = cells[cells["label"] == label]
                 x = pd.to_numeric(mine[column], errors="coerce").to_numpy(dtype=float)
@@ -298,6 +298,35 @@ def plot_cost(runs: pd.DataFrame, out_png: str | Path) -> Path:
                 ax.axhline(chance, color="grey", linestyle=(0, (2, 2)), linewidth=1.2)
         axes[0].set_ylabel(f"Top-1 accuracy on {holdout} (%)")
         fig.suptitle(f"{dataset}: accuracy vs cost of the training set (numbers: IPC; dotted: chance)")
+        handles, labels = axes[0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="outside right center", frameon=False)
+        return _save(fig, out_png)
+
+
+def plot_cost_scaling(points: pd.DataFrame, out_png: str | Path) -> Path:
+    """Time and own peak memory of making a set against IPC, a line per method (log-log, so a slope is the
+    exponent). `points`: method, ipc, wall_seconds and own_peak_mb of a short run (`experiment.scaling`), and
+    time_factor, the ratio of configured to run optimisation steps that scales its time."""
+    with matplotlib.rc_context(STYLE):
+        fig = Figure(figsize=(11, 4.4), layout="constrained")
+        axes = fig.subplots(1, 2, sharex=True)
+        for method in dict.fromkeys(points["method"]):
+            mine = points[points["method"] == method].sort_values("ipc")
+            seconds = pd.to_numeric(mine["wall_seconds"]).to_numpy(float) * mine["time_factor"].to_numpy(float)
+            memory = pd.to_numeric(mine["own_peak_mb"], errors="coerce").to_numpy(float)
+            for ax, values in ((axes[0], np.maximum(seconds, 1e-3)), (axes[1], np.maximum(memory, 1.0))):
+                ax.plot(mine["ipc"], values, marker="o", color=METHOD_COLOURS[method], label=set_label(method))
+        ipcs = sorted(points["ipc"].unique())
+        for ax, name in ((axes[0], "Time to make the set (s; configured steps)"),
+                         (axes[1], "Own peak memory (MB above the job's first step)")):
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+            ax.set_xticks(ipcs, [str(k) for k in ipcs])
+            ax.set_xlabel("IPC")
+            ax.set_ylabel(name)
+            ax.grid(alpha=0.3, which="both")
+        fig.suptitle("Cost of making a training set against IPC (time measured on a few steps and scaled; selections "
+                     "as run; memory floored at 1 MB)", fontsize=10)
         handles, labels = axes[0].get_legend_handles_labels()
         fig.legend(handles, labels, loc="outside right center", frameon=False)
         return _save(fig, out_png)

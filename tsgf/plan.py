@@ -29,8 +29,14 @@ from tsgf.config import (AUGMENTATIONS, CORESET_METHODS, DISTILLED_METHODS, LABE
 from tsgf.datasets import dataset_params
 from tsgf.datasets.layouts import expected_num_classes
 from tsgf.errors import ConfigError
+from tsgf.methods import TRAJECTORY_METHODS
 
 MAIN = "main"
+# the config keys that set how many optimisation steps each synthesis method takes (the cost-scaling figure runs a
+# few and scales its time by the ratio)
+ITERATION_KEYS = {"dm": ("dm.iterations",), "mtt": ("mtt.iterations",),
+                  "vdsd": ("vdsd.static_iterations", "vdsd.dynamic.iterations"), "sre2l": ("distill.iterations",),
+                  "tsgf": ("distill.iterations",)}
 # keys an ablation may not sweep: how jobs run (not what they compute), the experiment grid itself (an ablation has
 # its own), and the dataset's name (it names the results folder every variant shares)
 UNSWEEPABLE = ("threads", "device", "precision", "checkpoint_seconds", "warm_start", "experiment", "ablations",
@@ -40,9 +46,10 @@ UNSWEEPABLE = ("threads", "device", "precision", "checkpoint_seconds", "warm_sta
 @dataclass
 class Plan:
     """Registries of every addressed stage (its name -> what makes it; names are directory names under `results`:
-    prepared-*, teacher-*, sets/<set>/..., eval/<evaluation>/..., eval/full-*) and the evaluation results each
-    table needs. `runs[ablation]` lists its variants in order, each a dict: label, overrides, prepared, teacher
-    and results ([file, seed] of each of its students).
+    prepared-*, teacher-*, experts-*, sets/<set>/..., eval/<evaluation>/..., eval/full-*) and the evaluation results
+    each table needs. `runs[ablation]` lists its variants in order, each a dict: label, overrides, prepared, teacher
+    and results ([file, seed] of each of its students). `scaling` lists the sets of the cost-scaling figure: method,
+    ipc, set (its directory) and time_factor (configured / run optimisation steps).
 
     Students are trained a cell at a time: one job trains every seed the plan asks for of one training set under
     one evaluation (or of the full-data student), so a job pays start-up and data loading once for all of them.
@@ -51,10 +58,12 @@ class Plan:
     results: str
     datasets: dict[str, dict[str, Any]] = field(default_factory=dict)
     teachers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    experts: dict[str, dict[str, Any]] = field(default_factory=dict)
     sets: dict[str, dict[str, Any]] = field(default_factory=dict)
     evaluations: dict[str, dict[str, Any]] = field(default_factory=dict)
     full_evaluations: dict[str, dict[str, Any]] = field(default_factory=dict)
     runs: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    scaling: list[dict[str, Any]] = field(default_factory=list)
 
     def path(self, name: str) -> str:
         """The directory of a prepared set or teacher."""
@@ -65,6 +74,14 @@ class Plan:
 
     def sets_of(self, *methods: str) -> list[str]:
         return [name for name, entry in self.sets.items() if entry["method"] in methods]
+
+    def expert_files(self, set_name: str) -> list[str]:
+        """The job files of the expert buffer an MTT or VDSD set matches: `experts{first}-{last}.pt`, `per_job`
+        experts each, expert i seeded by i, so a larger buffer reuses the files of a smaller one."""
+        entry = self.sets[set_name]
+        count, per_job = entry["params"]["experts"], entry["experts_per_job"]
+        return [f"{self.path(entry['experts'])}/experts{first}-{min(first + per_job, count) - 1}.pt"
+                for first in range(0, count, per_job)]
 
     def result_files(self, ablation: str) -> list[str]:
         """The cell files an ablation's results are in, each once, in order."""
@@ -159,6 +176,12 @@ class _Planner:
         teacher = f"teacher-{stage_hash(prepared, teacher_params)}"
         self.plan.teachers[teacher] = {"data": prepared, "params": teacher_params}
         num_classes = expected_num_classes(config["dataset"])
+        # the experts' file names say which experts they hold, so neither their count nor how many a job trains is
+        # part of the buffer's address
+        experts_params = {"train": config["experts"]["train"], "network": config["student"]["network"],
+                          "augment": config["evaluation"]["augment"], **split, **precision}
+        experts = f"experts-{stage_hash(prepared, experts_params)}"
+        self.plan.experts[experts] = {"data": prepared, "params": experts_params}
 
         sets = {}
         for method in METHODS:
@@ -169,6 +192,14 @@ class _Planner:
             elif method in CORESET_METHODS:
                 entry.update(params=split, teacher=teacher)
                 address = (teacher, method)
+            elif method in TRAJECTORY_METHODS:  # the student's architecture against the expert buffer
+                entry.update(experts=experts, experts_per_job=config["experts"]["per_job"])
+                entry["params"] = {**config["mtt"], "network": config["student"]["network"],
+                                   "augment": config["distill"]["augment"], "experts": config["experts"]["count"],
+                                   **split, **precision}
+                if method == "vdsd":
+                    entry["params"]["vdsd"] = config["vdsd"]
+                address = (experts, entry["params"])
             elif method == "dm":  # random networks of the student's architecture; no teacher
                 entry["params"] = {**config["dm"], "network": config["student"]["network"],
                                    "augment": config["distill"]["augment"], **split, **precision}
@@ -236,6 +267,32 @@ def selected_ablations(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {name: config["ablations"][name] for name in chosen}
 
 
+def _scaling_sets(planner: _Planner, config: dict[str, Any], schema_path: str | Path,
+                  main_sets: dict[str, str]) -> list[dict[str, Any]]:
+    """The sets of the cost-scaling figure (`experiment.scaling`): every method at every IPC, first seed, the
+    synthesis methods with only `iterations` steps (sets of their own addresses), the selections as they are."""
+    scaling, experiment = config["experiment"]["scaling"], config["experiment"]
+    if not scaling["ipcs"]:
+        return []
+    short = copy.deepcopy(config)
+    short.pop("ablations")
+    where = "config key 'experiment.scaling.iterations'"
+    for keys in ITERATION_KEYS.values():
+        for key in keys:
+            _set_dotted(short, key, scaling["iterations"], where)
+    short = validate_config(short, schema_path, source=f"{config_sources(config, 'experiment')}: {where}")
+    short_sets = planner.stages(short)["sets"]
+    seed = experiment["seeds"][0]
+    points = []
+    for method in experiment["methods"]:
+        keys = ITERATION_KEYS.get(method, ())
+        factor = sum(_get_dotted(config, key) for key in keys) / (len(keys) * scaling["iterations"]) if keys else 1.0
+        name = short_sets[method] if keys else main_sets[method]
+        points += [{"method": method, "ipc": ipc, "set": planner.plan.set_dir(name, ipc, seed), "time_factor": factor}
+                   for ipc in scaling["ipcs"]]
+    return points
+
+
 def build_plan(config: dict[str, Any], schema_path: str | Path) -> Plan:
     """The plan of a validated config: its main experiment and each of its ablations' variants.
 
@@ -246,6 +303,7 @@ def build_plan(config: dict[str, Any], schema_path: str | Path) -> Plan:
     main = planner.results_of(stages, experiment, experiment["seeds"])
     planner.plan.runs[MAIN] = [{"label": "", "overrides": {}, "default": True, "prepared": stages["prepared"],
                                 "teacher": stages["teacher"], "sets": stages["sets"], "results": main}]
+    planner.plan.scaling = _scaling_sets(planner, config, schema_path, stages["sets"])
     for name, spec in selected_ablations(config).items():
         variants = []
         for label, overrides in ablation_variants(name, spec):

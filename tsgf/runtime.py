@@ -15,7 +15,7 @@ from torch import nn
 from tqdm import tqdm
 
 from tsgf.errors import DeviceError
-from tsgf.measure import PRECISIONS, Stopwatch, peak_rss_mb  # re-exported: a compute stage needs one module
+from tsgf.measure import PRECISIONS, Stopwatch, own_peak_mb, peak_rss_mb  # re-exported: one module for a stage
 
 log = logging.getLogger("tsgf")
 Item = TypeVar("Item")
@@ -111,4 +111,4 @@ def progress(items: Iterable[Item], total: int, desc: str, log_every_s: float = 
 
 
 __all__ = ["PRECISIONS", "select_device", "configure", "autocast", "place", "generator", "Stopwatch", "peak_rss_mb",
-           "peak_gpu_mb", "progress"]
+           "own_peak_mb", "peak_gpu_mb", "progress"]

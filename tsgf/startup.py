@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 import time
 
+from tsgf.measure import record_first_step_rss
+
 STARTUP_LINE = "start-up to first step: {seconds:.2f} s"
 _STARTUP_PATTERN = re.compile(re.escape(STARTUP_LINE).replace(re.escape("{seconds:.2f}"), "([0-9.]+)"))
 _first_step_age: float | None = None
@@ -36,10 +38,12 @@ def process_age_seconds() -> float:
 
 
 def mark_first_step() -> None:
-    """Record the process's age at its first training or optimisation step (later calls change nothing)."""
+    """Record the process's age, and its resident memory (`tsgf.measure.own_peak_mb`), at its first training or
+    optimisation step (later calls change nothing)."""
     global _first_step_age
     if _first_step_age is None:
         _first_step_age = process_age_seconds()
+        record_first_step_rss()
 
 
 def first_step_seconds() -> float | None:

@@ -17,8 +17,8 @@ import pandas as pd
 from scipy import stats
 
 MISSING = "–"  # a cell of the grid that was not run
-_BASE_LABELS = {"random_real": "Random real", "herding": "Herding", "kcenter": "K-Center", "dm": "DM",
-                "sre2l": "SRe2L", "tsgf": "TSGF", "full": "Full data"}
+_BASE_LABELS = {"random_real": "Random real", "herding": "Herding", "kcenter": "K-Center", "dm": "DM", "mtt": "MTT",
+                "vdsd": "VDSD", "sre2l": "SRe2L", "tsgf": "TSGF", "full": "Full data"}
 _AUGMENTATIONS = ("none", "tsgf_a")
 _SET_METHODS = [m for m in _BASE_LABELS if m != "full"]
 SOFT_LABELS = ", soft labels"  # what a cell's name adds when its students learnt from the teacher's labels
@@ -29,6 +29,10 @@ _HARD_ORDER = ([_BASE_LABELS[m] for m in _SET_METHODS]
 LABEL_ORDER = (_HARD_ORDER + ["Full data", "Full data + TSGF_A"] + [label + SOFT_LABELS for label in _HARD_ORDER])
 CELL_KEYS = ["ablation", "variant", "dataset", "holdout", "method", "augmentation", "labels", "ipc"]
 METRICS = ["accuracy", "pair_accuracy", "motion_only_accuracy", "other_accuracy"]
+# what making a training set cost, per run: its own jobs' wall time and peaks (whole process; above its first step;
+# torch's on a GPU), and the same for what it needed beforehand (teacher or expert buffer)
+_COST_COLUMNS = ["distill_seconds", "distill_peak_rss_mb", "distill_own_peak_mb", "distill_peak_gpu_mb",
+                 "prerequisite_seconds", "prerequisite_own_peak_mb"]
 # what pair accuracy is, said once for every caption that shows it
 PAIR_SENTENCE = (" Pair: on test clips of a time-reversed pair of classes, how often the student scores the true "
                  "class above its reversed partner (50% = no temporal information).")
@@ -101,14 +105,16 @@ def load_runs(runs_csv: str | Path | list[str | Path]) -> pd.DataFrame:
 
 def summarise(runs: pd.DataFrame, metrics: list[str] | None = None) -> pd.DataFrame:
     """One row per (ablation, variant, dataset, holdout, method, augmentation, labels, ipc): each metric in percent
-    (mean, std, n over seeds), mean storage_bytes, num_train_clips and the set's cost (distill_seconds,
-    distill_peak_rss_mb); rows in LABEL_ORDER, then by IPC."""
+    (mean, std, n over seeds), mean storage_bytes, num_train_clips and the set's cost (the means of _COST_COLUMNS,
+    and what it needed beforehand, `prerequisite`); rows in LABEL_ORDER, then by IPC."""
     metrics = metrics or METRICS
     runs = runs.assign(ablation=runs["ablation"] if "ablation" in runs else "main",
                        variant=runs["variant"].fillna("") if "variant" in runs else "",
                        labels=runs["labels"].fillna("hard") if "labels" in runs else "hard",
                        ipc=pd.to_numeric(runs["ipc"], errors="coerce").astype("Int64"),
-                       distill_peak_rss_mb=pd.to_numeric(runs.get("distill_peak_rss_mb"), errors="coerce"),
+                       **{column: pd.to_numeric(runs[column] if column in runs else float("nan"), errors="coerce")
+                          for column in _COST_COLUMNS},
+                       prerequisite=runs["prerequisite"] if "prerequisite" in runs else None,
                        # runs made before a metric existed lack its column: their cells show it as missing
                        **{m: 100.0 * pd.to_numeric(runs[m] if m in runs else float("nan"), errors="coerce")
                           for m in metrics})
@@ -116,7 +122,8 @@ def summarise(runs: pd.DataFrame, metrics: list[str] | None = None) -> pd.DataFr
     cells = (runs.groupby(CELL_KEYS, dropna=False, sort=False)
              .agg(n_seeds=("seed", "nunique"), **aggregations,
                   storage_bytes=("storage_bytes", "mean"), num_train_clips=("num_train_clips", "mean"),
-                  distill_seconds=("distill_seconds", "mean"), distill_peak_rss_mb=("distill_peak_rss_mb", "mean"))
+                  **{column: (column, "mean") for column in _COST_COLUMNS},
+                  prerequisite=("prerequisite", "first"))
              .reset_index())
     for m in metrics:  # ddof=1 is undefined for one seed: report no spread rather than NaN
         cells[f"{m}_std"] = cells[f"{m}_std"].mask(cells[f"{m}_count"] == 1, 0.0)
@@ -412,29 +419,44 @@ def motion_strength_table(runs: pd.DataFrame, strength: pd.DataFrame | None) -> 
 
 
 def cost_table(runs: pd.DataFrame) -> Table:
-    """What making each training set cost, per IPC: wall time and peak memory of its job(s), on this run's
-    hardware; the accuracy is the main table's."""
+    """What making each training set cost, a row per method and IPC, on this run's hardware: its own wall time and
+    peak memory, what it needed beforehand (the teacher, the expert buffer) and both together."""
     cells = summarise(runs)
     cells = cells[cells["ipc"].notna()].drop_duplicates(["method", "ipc"])
-    ipcs = _ipcs(cells)
+    gpu = cells["distill_peak_gpu_mb"].notna().any()
+
+    def number(value: Any, digits: int) -> str:
+        return MISSING if value is None or pd.isna(value) else f"{value:.{digits}f}"
+
     rows = []
     for method in [m for m in _SET_METHODS if (cells["method"] == m).any()]:
-        mine = cells[cells["method"] == method].set_index("ipc")
-        row = {"Method": _BASE_LABELS[method]}
-        for k in ipcs:
-            present = k in mine.index
-            row[f"IPC {k} time (s)"] = f"{mine.loc[k, 'distill_seconds']:.1f}" if present else MISSING
-            memory = mine.loc[k, "distill_peak_rss_mb"] if present else None
-            row[f"IPC {k} peak RSS (MB)"] = MISSING if memory is None or pd.isna(memory) else f"{memory:.0f}"
-        rows.append(row)
-    columns = ["Method"] + [f"IPC {k} {what}" for k in ipcs for what in ("time (s)", "peak RSS (MB)")]
-    caption = ("Cost of making each training set: wall time (sum over its jobs, mean over seeds) and peak resident "
-               "memory of its job(s), on the hardware of this run. Random real is a row selection; herding and "
-               "k-center include computing the teacher's features; DM, SRe2L and TSGF are synthesis.")
-    if "teacher_seconds" in runs and runs["teacher_seconds"].notna().any():
-        caption += (f" Herding, k-center, SRe2L and TSGF also need the teacher, trained once in "
-                    f"{runs['teacher_seconds'].dropna().iloc[0]:.0f} s.")
-    return Table(pd.DataFrame(rows, columns=columns), caption)
+        for cell in cells[cells["method"] == method].sort_values("ipc").itertuples():
+            needed = cell.prerequisite if isinstance(cell.prerequisite, str) else None
+            before = 0.0 if needed is None else cell.prerequisite_seconds
+            before_peak = 0.0 if needed is None else cell.prerequisite_own_peak_mb
+            row = {"Method": _BASE_LABELS[method], "IPC": int(cell.ipc),
+                   "Time (s)": number(cell.distill_seconds, 1),
+                   "Own peak memory (MB)": number(cell.distill_own_peak_mb, 0),
+                   "Needs first": needed or "nothing",
+                   "Its time (s)": number(before if needed else None, 1),
+                   "Its own peak (MB)": number(before_peak if needed else None, 0),
+                   "Time with it (s)": number(cell.distill_seconds + before, 1),
+                   "Peak with it (MB)": number(np.nanmax([cell.distill_own_peak_mb, before_peak])
+                                               if pd.notna(cell.distill_own_peak_mb) else None, 0),
+                   "Job peak RSS (MB)": number(cell.distill_peak_rss_mb, 0)}
+            if gpu:
+                row["Peak GPU (MB)"] = number(cell.distill_peak_gpu_mb, 0)
+            rows.append(row)
+    caption = ("Cost of making each training set, on the hardware of this run (mean over seeds): its own jobs' wall "
+               "time (summed over shards) and own peak memory (resident memory above what the job held at its first "
+               "step, so the torch import every job pays is not counted), then what it needs beforehand, trained once "
+               "and shared by every IPC and seed (SRe2L, TSGF and the coresets: the teacher; MTT and VDSD: the expert "
+               "buffer), and the two together (times summed, peaks the larger: they run one after the other). Job "
+               "peak RSS is the whole process's. Random real is a row selection; herding and k-center include "
+               "computing the teacher's features.")
+    if gpu:
+        caption += " Peak GPU is torch's peak allocation."
+    return Table(pd.DataFrame(rows), caption)
 
 
 def default_variants(runs: pd.DataFrame) -> set[str]:

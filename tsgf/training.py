@@ -108,6 +108,12 @@ def temporal_window(clips: torch.Tensor, frames: int, gen: torch.Generator | Non
     return clips[:, start : start + frames]
 
 
+def parameter_vector(model: nn.Module) -> torch.Tensor:
+    """Every parameter of `model`, flattened into one detached float32 CPU vector, in `model.parameters()` order
+    (`tsgf.trajectory_matching.FunctionalNetwork` reads such a vector back)."""
+    return torch.cat([p.detach().float().cpu().reshape(-1) for p in model.parameters()])
+
+
 def check_finite(loss: torch.Tensor, where: str) -> None:
     if not torch.isfinite(loss):
         raise NonFiniteLossError(f"{where}: the loss became {loss.item()} (not finite). Lower the learning rate "
@@ -116,8 +122,8 @@ def check_finite(loss: torch.Tensor, where: str) -> None:
 
 def train_classifier(model: nn.Module, data: ClipSource, config: TrainConfig, seed: int, device: torch.device,
                      frames: int, augment: Augment | None = None, desc: str = "train", precision: str = "fp32",
-                     checkpoint: Checkpoint | None = None, soft_labels: SoftLabels | None = None
-                     ) -> list[dict[str, float]]:
+                     checkpoint: Checkpoint | None = None, soft_labels: SoftLabels | None = None,
+                     trajectory: list[torch.Tensor] | None = None) -> list[dict[str, float]]:
     """Train `model` in place from its current weights; returns the per-epoch curve (loss, accuracy, lr).
 
     With `soft_labels`, the loss is `soft_label_loss` against the teacher's logits on the very batch the student
@@ -126,7 +132,10 @@ def train_classifier(model: nn.Module, data: ClipSource, config: TrainConfig, se
 
     With a `checkpoint`, the state after each epoch is snapshotted when due, and a snapshot of this same run is
     resumed from: weights, optimiser, scheduler, both random streams (batch order and augmentation; dropout)
-    and the curve, so the result equals an uninterrupted run's."""
+    and the curve, so the result equals an uninterrupted run's.
+
+    With a `trajectory` list (an expert of MTT's buffer), the model's `parameter_vector` is appended to it before
+    the first epoch and after every epoch, and it is part of the snapshots."""
     checkpoint = checkpoint or disabled()
     gen = make_generator(seed, 1)
     model = place(model, device).train()
@@ -147,6 +156,10 @@ def train_classifier(model: nn.Module, data: ClipSource, config: TrainConfig, se
         if device.type == "cuda":
             torch.cuda.set_rng_state(state["cuda_rng"], device)
         curve, first_epoch = state["curve"], state["epoch"]
+        if trajectory is not None:
+            trajectory[:] = state["trajectory"]
+    if trajectory is not None and first_epoch == 0:
+        trajectory[:] = [parameter_vector(model)]
     for epoch in progress(range(first_epoch, config.epochs), config.epochs - first_epoch, desc):
         order = torch.randperm(len(data.rows), generator=gen).numpy()
         loss_sum, correct = 0.0, 0
@@ -175,12 +188,15 @@ def train_classifier(model: nn.Module, data: ClipSource, config: TrainConfig, se
         curve.append({"epoch": epoch + 1, "loss": loss_sum / len(order), "train_accuracy": correct / len(order),
                       "lr": optimiser.param_groups[0]["lr"]})
         schedule.step()
+        if trajectory is not None:
+            trajectory.append(parameter_vector(model))
         if checkpoint.due():
             checkpoint.save({"epoch": epoch + 1, "model": model.state_dict(), "optimiser": optimiser.state_dict(),
                              "schedule": schedule.state_dict(), "generator": gen.get_state(),
                              "torch_rng": torch.get_rng_state(),
                              "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
-                             "curve": curve}, where=f"{desc}, after epoch {epoch + 1}/{config.epochs}")
+                             "curve": curve, "trajectory": trajectory},
+                            where=f"{desc}, after epoch {epoch + 1}/{config.epochs}")
     return curve
 
 
@@ -239,5 +255,5 @@ def embed_clips(model: nn.Module, data: ClipSource, batch_size: int, device: tor
     return torch.cat(parts).numpy()
 
 
-__all__ = ["TrainConfig", "ClipSource", "SoftLabels", "soft_label_loss", "temporal_window", "check_finite",
-           "train_classifier", "evaluate_classifier", "embed_clips"]
+__all__ = ["TrainConfig", "ClipSource", "SoftLabels", "soft_label_loss", "temporal_window", "parameter_vector",
+           "check_finite", "train_classifier", "evaluate_classifier", "embed_clips"]

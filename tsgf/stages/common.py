@@ -54,6 +54,14 @@ def write_training_set(out: Path, data: ClipSet, clips: np.ndarray, rows: np.nda
                   extra_meta={"dataset": data.meta["dataset"], "distance_to_real": distance, **extra})
 
 
+def teacher_cost(teacher: Path) -> dict[str, Any]:
+    """What a set made against the teacher at `teacher` needs beforehand: the teacher's training, its wall time and
+    own peak memory (a set's "prerequisite" keys; the cost table shows them in columns of their own)."""
+    metrics = json.loads((Path(teacher) / "metrics.json").read_text())
+    return {"prerequisite": "teacher", "prerequisite_seconds": metrics["train_seconds"],
+            "prerequisite_own_peak_mb": metrics.get("own_peak_mb")}
+
+
 def shard_of(params: dict[str, Any], num_classes: int, ipc: int, number: int) -> Shard:
     """Shard `number` of a distilled set's plan (tsgf/sharding.py), or an error naming the valid range."""
     plan = shard_plan(num_classes, ipc, params["classes_per_batch"], params["ipc_per_job"])
@@ -62,4 +70,4 @@ def shard_of(params: dict[str, Any], num_classes: int, ipc: int, number: int) ->
     return plan[number]
 
 
-__all__ = ["json_arg", "write_json", "selected_real", "write_training_set", "shard_of"]
+__all__ = ["json_arg", "write_json", "selected_real", "write_training_set", "teacher_cost", "shard_of"]

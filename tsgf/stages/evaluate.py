@@ -64,7 +64,9 @@ def evaluate_set(args: argparse.Namespace) -> None:
             return saliency_guided_augment(clips, spatial_saliency_map(clips, saliency), gen, tsgf_a)
 
     else:
-        augment = _base_augment(params["augment"])
+        from tsgf.augment import student_crop
+
+        augment = student_crop(params["augment"])
     soft_labels = None
     if params["labels"]["kind"] == "soft":
         if args.teacher is None:
@@ -78,22 +80,10 @@ def evaluate_set(args: argparse.Namespace) -> None:
                              soft_labels, method=args.method, augmentation=args.augmentation)
 
 
-def _base_augment(params: dict[str, Any]) -> Augment | None:
-    """`evaluation.augment`, the random crop of every student without TSGF_A; None when it is off."""
-    crop_scale, flip = tuple(params["crop_scale"]), params["flip"]
-    if crop_scale == (1.0, 1.0) and not flip:
-        return None
-    from tsgf.augment import random_clip_augment
-
-    def augment(clips: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-        return random_clip_augment(clips, gen, crop_scale, flip, max_roll=0.0)
-
-    return augment
-
-
 def evaluate_full_data(args: argparse.Namespace) -> None:
     """A student per seed on the full real train split (hard labels, the base augmentation): the upper reference
     row."""
+    from tsgf.augment import student_crop
     from tsgf.stages.torch_common import split_source, start_compute
     from tsgf.training import TrainConfig
 
@@ -103,7 +93,7 @@ def evaluate_full_data(args: argparse.Namespace) -> None:
     train_rows, _ = train_and_holdout(data, params["holdout"], params["val_fraction"])
     train = split_source(data, train_rows)
     _train_and_test_students(args, device, params, data, [_Student(seed, train, {}, None) for seed in args.seeds],
-                             TrainConfig.from_dict(params["full_data_train"]), _base_augment(params["augment"]), None,
+                             TrainConfig.from_dict(params["full_data_train"]), student_crop(params["augment"]), None,
                              method="full", augmentation="none")
 
 
@@ -191,7 +181,9 @@ def _train_and_test_student(args: argparse.Namespace, device: torch.device, para
         "other_accuracy": float(np.mean(other)) if other else None, "num_train_clips": num_train,
         "storage_bytes": storage,
         "distill_seconds": set_meta.get("wall_seconds", 0.0), "distill_peak_rss_mb": set_meta.get("peak_rss_mb"),
-        "distill_peak_gpu_mb": set_meta.get("peak_gpu_mb"),
+        "distill_own_peak_mb": set_meta.get("own_peak_mb"), "distill_peak_gpu_mb": set_meta.get("peak_gpu_mb"),
+        "prerequisite": set_meta.get("prerequisite"), "prerequisite_seconds": set_meta.get("prerequisite_seconds"),
+        "prerequisite_own_peak_mb": set_meta.get("prerequisite_own_peak_mb"),
         "eval_seconds": seconds, "eval_peak_rss_mb": runtime.peak_rss_mb(), "test_passes": result["test_passes"],
         "final_train_loss": curve[-1]["loss"], "final_train_accuracy": curve[-1]["train_accuracy"],
         "train_set": student.train_set, "device": str(device), "precision": args.precision, "params": params}

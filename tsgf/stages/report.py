@@ -73,6 +73,10 @@ def make_figures(args: argparse.Namespace) -> None:
                figures.plot_distilled_clips(labelled, out / "distilled_clips.png", saliency),
                figures.plot_clip_motion(labelled, out / "motion_flow.png"),
                figures.plot_motion_classes(main, out / "motion_classes.png")]
+    if scaling := json_arg(args.scaling):
+        points = [{**point, **{key: json.loads((Path(point["set"]) / "meta.json").read_text()).get(key)
+                               for key in ("wall_seconds", "own_peak_mb", "peak_gpu_mb")}} for point in scaling]
+        written.append(figures.plot_cost_scaling(pd.DataFrame(points), out / "cost_scaling.png"))
     for name, spec in json_arg(args.ablations).items():
         written.append(figures.plot_ablation(runs[runs["ablation"] == name], spec, out / f"ablation_{name}.png"))
     written += [export_set_gif(load_clipset(path), out / "clips" / f"{method}.gif") for method, path in sets.items()]

@@ -79,8 +79,9 @@ def train_teacher(args: argparse.Namespace) -> None:
     write_json(out / "metrics.json", {
         **result, "holdout": params["holdout"], "chance": 1 / data.num_classes, "train_seconds": fitted.seconds,
         "parameters": count_parameters(teacher), "final_train_accuracy": curve[-1]["train_accuracy"],
-        "peak_rss_mb": runtime.peak_rss_mb(), "peak_gpu_mb": runtime.peak_gpu_mb(fitted.device),
-        "classes": data.classes, "device": str(fitted.device), "precision": args.precision, "params": params})
+        "peak_rss_mb": runtime.peak_rss_mb(), "own_peak_mb": runtime.own_peak_mb(),
+        "peak_gpu_mb": runtime.peak_gpu_mb(fitted.device), "classes": data.classes, "device": str(fitted.device),
+        "precision": args.precision, "params": params})
     fitted.checkpoint.remove()
     log.info("teacher: %s accuracy %.3f (chance %.3f) after %.0f s", params["holdout"], result["accuracy"],
              1 / data.num_classes, fitted.seconds)
@@ -119,6 +120,7 @@ def teacher_features(args: argparse.Namespace) -> None:
     from tsgf import runtime
     from tsgf.models import load_network
     from tsgf.stages.torch_common import split_source, start_compute
+    from tsgf.startup import mark_first_step
     from tsgf.training import TrainConfig, embed_clips
 
     params = json_arg(args.params)
@@ -128,11 +130,12 @@ def teacher_features(args: argparse.Namespace) -> None:
     teacher = load_network(Path(args.teacher) / "model.pt")
     batch_zscore = TrainConfig.from_dict(params["train"]).batch_zscore
     with runtime.Stopwatch() as watch:
+        mark_first_step()  # the features' own memory is measured from here
         features = embed_clips(teacher, split_source(data, train_rows), params["train"]["batch_size"], device,
                                data.clip_shape[0], args.precision, batch_zscore)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     np.savez(args.out, rows=train_rows, labels=data.labels(train_rows), features=features, seconds=watch.seconds,
-             peak_rss_mb=runtime.peak_rss_mb())
+             peak_rss_mb=runtime.peak_rss_mb(), own_peak_mb=runtime.own_peak_mb())
     log.info("teacher features %s of %d training clips in %.1f s", features.shape, len(train_rows), watch.seconds)
 
 

@@ -1,7 +1,8 @@
 """Stages of workflow/rules/training_sets.smk: the teacher (or nothing) -> a training set at one IPC and seed.
 
-Selected real clips: random real, herding and k-center coresets. Synthesised clips: DM (random networks), and
-SRe2L/TSGF against the teacher, made by independent shard jobs (`distill`) and a light `merge_distilled`.
+Selected real clips: random real, herding and k-center coresets. Synthesised clips: DM (random networks), MTT and
+VDSD (the expert buffer's trajectories), and SRe2L/TSGF against the teacher, made by independent shard jobs
+(`distill`) and a light `merge_distilled`.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from tsgf.errors import TSGFError
 from tsgf.measure import Stopwatch, peak_rss_mb
 from tsgf.methods import DISTILLED_METHODS
 from tsgf.sharding import DistillResult, merge_shards
-from tsgf.stages.common import json_arg, selected_real, shard_of, write_training_set
+from tsgf.stages.common import json_arg, selected_real, shard_of, teacher_cost, write_training_set
 
 log = logging.getLogger("tsgf")
 
@@ -32,7 +33,7 @@ def random_real(args: argparse.Namespace) -> None:
         rows = selected_real(data, params, args.ipc, args.seed)
     recipe = {"method": "random_real", "ipc": args.ipc, "seed": args.seed, "source": str(args.data), **params}
     write_training_set(Path(args.out), data, np.asarray(data.clips[rows]), rows, "random_real", recipe,
-                        {"wall_seconds": watch.seconds, "peak_rss_mb": peak_rss_mb()})
+                        {"wall_seconds": watch.seconds, "peak_rss_mb": peak_rss_mb(), "own_peak_mb": 0.0})
 
 
 def select_coreset(args: argparse.Namespace) -> None:
@@ -50,9 +51,10 @@ def select_coreset(args: argparse.Namespace) -> None:
         rows = pick_coreset(args.method, saved["features"], saved["rows"], saved["labels"], data.num_classes,
                             args.ipc, args.seed)
     recipe = {"method": args.method, "ipc": args.ipc, "seed": args.seed, "features": str(args.features), **params}
-    # the method's cost includes computing the features it picks on
+    # the method's cost includes computing the features it picks on; the teacher they come from is its prerequisite
     cost = {"wall_seconds": float(saved["seconds"]) + watch.seconds,
-            "peak_rss_mb": max(float(saved["peak_rss_mb"]), peak_rss_mb())}
+            "peak_rss_mb": max(float(saved["peak_rss_mb"]), peak_rss_mb()),
+            "own_peak_mb": float(saved["own_peak_mb"]), **teacher_cost(Path(args.features).parent)}
     write_training_set(Path(args.out), data, np.asarray(data.clips[rows]), rows, args.method, recipe, cost)
 
 
@@ -73,17 +75,67 @@ def distribution_matching(args: argparse.Namespace) -> None:
     train_rows, _ = train_and_holdout(data, params["holdout"], params["val_fraction"])
     init = torch.from_numpy(np.asarray(data.clips[rows])).float() / 255.0
     result = synthesise(init, data.num_classes, args.ipc, split_source(data, train_rows),
-                        NetworkConfig.from_dict(params["network"]), DistillConfig.for_distribution_matching(params),
+                        NetworkConfig.from_dict(params["network"]), DistillConfig.without_teacher(params),
                         params["real_per_class"], params["scale_by_ipc"], args.seed, device, args.precision,
                         checkpoint)
     recipe = {"method": "dm", "ipc": args.ipc, "seed": args.seed, **params}
-    cost = {"wall_seconds": result.seconds, "peak_rss_mb": runtime.peak_rss_mb(),
+    cost = {"wall_seconds": result.seconds, "peak_rss_mb": runtime.peak_rss_mb(), "own_peak_mb": runtime.own_peak_mb(),
             "peak_gpu_mb": runtime.peak_gpu_mb(device) if device.type == "cuda" else None, "device": str(device)}
     out = Path(args.out)
     write_training_set(out, data, result.clips, rows, "dm", recipe, cost)
     pd.DataFrame(result.curve).to_csv(out / "loss.csv", index=False)
     checkpoint.remove()
     log.info("DM: %d clips in %.0f s; final loss %.4f", len(rows), result.seconds, result.curve[-1]["loss"])
+
+
+def match_trajectories(args: argparse.Namespace) -> None:
+    """Synthesise an MTT or VDSD set by matching the expert buffer's trajectories."""
+    import torch
+
+    from tsgf import runtime
+    from tsgf.distill import DistillConfig
+    from tsgf.models import NetworkConfig, build_network
+    from tsgf.stages.torch_common import normalisation, stage_checkpoint, start_compute
+    from tsgf.trajectory_matching import ExpertBuffer, MatchingConfig, StaticDynamicConfig
+    from tsgf.trajectory_matching import match_trajectories as synthesise
+
+    params = json_arg(args.params)
+    device = start_compute(args, args.seed)
+    checkpoint = stage_checkpoint(args, device)
+    data = load_clipset(args.data)
+    buffer = ExpertBuffer(args.experts)
+    if buffer.network != params["network"] or len(buffer) != params["experts"]:
+        raise TSGFError(f"the expert files ({', '.join(map(str, args.experts))}) hold {len(buffer)} experts of network "
+                        f"{buffer.network}; this set's params ask for {params['experts']} of {params['network']}: "
+                        f"list the buffer's files of this set (the workflow's match_trajectories rule does)")
+    rows = selected_real(data, params, args.ipc, args.seed)
+    init = torch.from_numpy(np.asarray(data.clips[rows])).float() / 255.0
+    network = build_network(NetworkConfig.from_dict(params["network"]), data.num_classes, data.clip_shape)
+    static_dynamic = None
+    if args.method == "vdsd":
+        vdsd = params["vdsd"]
+        dynamic = vdsd["dynamic"]
+        dynamic_steps = {key: dynamic[key] for key in ("iterations", "optimiser", "lr", "betas", "momentum")}
+        static_dynamic = StaticDynamicConfig(
+            static=DistillConfig.without_teacher({**params, "iterations": vdsd["static_iterations"]}),
+            dynamic=DistillConfig.without_teacher({**params, **dynamic_steps}),
+            still=vdsd["still"], dynamic_frames=dynamic["frames"], dynamic_channels=dynamic["channels"],
+            downsample=dynamic["downsample"], integrator_width=dynamic["integrator_width"],
+            integrator_lr=dynamic["integrator_lr"])
+    result, learnt = synthesise(init, data.num_classes, args.ipc, buffer, network,
+                                DistillConfig.without_teacher(params), MatchingConfig.from_dict(params), args.seed,
+                                device, *normalisation(data), static_dynamic, checkpoint)
+    recipe = {"method": args.method, "ipc": args.ipc, "seed": args.seed, "experts": list(map(str, args.experts)),
+              **params}
+    cost = {"wall_seconds": result.seconds, "peak_rss_mb": runtime.peak_rss_mb(), "own_peak_mb": runtime.own_peak_mb(),
+            "peak_gpu_mb": runtime.peak_gpu_mb(device) if device.type == "cuda" else None, "device": str(device),
+            **learnt, **buffer.cost()}
+    out = Path(args.out)
+    write_training_set(out, data, result.clips, rows, args.method, recipe, cost)
+    pd.DataFrame(result.curve).to_csv(out / "loss.csv", index=False)
+    checkpoint.remove()
+    log.info("%s: %d clips in %.0f s; final loss %.4f, learnt step size %.4g", args.method.upper(), len(rows),
+             result.seconds, result.curve[-1]["loss"], learnt["learnt_step_size"])
 
 
 def distill(args: argparse.Namespace) -> None:
@@ -111,6 +163,7 @@ def distill(args: argparse.Namespace) -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     np.savez(args.out, positions=result.positions, clips=result.clips, saliency=result.saliency,
              curve=np.array(json.dumps(result.curve)), seconds=result.seconds, peak_rss_mb=runtime.peak_rss_mb(),
+             own_peak_mb=runtime.own_peak_mb(),
              peak_gpu_mb=np.nan if device.type != "cuda" else runtime.peak_gpu_mb(device), device=str(device))
     checkpoint.remove()
     log.info("distilled shard %d (%d clips) in %.0f s; final loss %.4f", args.shard, len(positions),
@@ -131,7 +184,9 @@ def merge_distilled(args: argparse.Namespace) -> None:
     peak_gpu = [float(f["peak_gpu_mb"]) for f in loaded if not np.isnan(f["peak_gpu_mb"])]
     extra = {"wall_seconds": merged.seconds, "shards": len(loaded),
              "peak_rss_mb": max(float(f["peak_rss_mb"]) for f in loaded),
-             "peak_gpu_mb": max(peak_gpu) if peak_gpu else None, "device": str(loaded[0]["device"])}
+             "own_peak_mb": max(float(f["own_peak_mb"]) for f in loaded),
+             "peak_gpu_mb": max(peak_gpu) if peak_gpu else None, "device": str(loaded[0]["device"]),
+             **teacher_cost(Path(args.teacher))}
     out = Path(args.out)
     write_training_set(out, data, merged.clips, rows, method, recipe, extra)
     pd.DataFrame(merged.curve).to_csv(out / "loss.csv", index=False)
@@ -140,4 +195,5 @@ def merge_distilled(args: argparse.Namespace) -> None:
              merged.seconds)
 
 
-__all__ = ["random_real", "select_coreset", "distribution_matching", "distill", "merge_distilled"]
+__all__ = ["random_real", "select_coreset", "distribution_matching", "match_trajectories", "distill",
+           "merge_distilled"]

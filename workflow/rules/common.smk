@@ -10,7 +10,7 @@ from tsgf.code_dependencies import stage_code
 from tsgf.config import config_file_label, validate_config_sources
 from tsgf.errors import ConfigError, TSGFError
 from tsgf.gpus import local_gpu_visible
-from tsgf.methods import CORESET_METHODS, DISTILLED_METHODS
+from tsgf.methods import CORESET_METHODS, DISTILLED_METHODS, TRAJECTORY_METHODS
 from tsgf.plan import build_plan, cell_seeds, selected_ablations
 from tsgf.sharding import shard_plan
 
@@ -90,7 +90,7 @@ try:
     PLAN = build_plan(VALIDATED, SCHEMA)
 except TSGFError as error:
     raise WorkflowError(str(error)) from None
-DATASETS, TEACHERS, SETS = PLAN.datasets, PLAN.teachers, PLAN.sets
+DATASETS, TEACHERS, EXPERTS, SETS = PLAN.datasets, PLAN.teachers, PLAN.experts, PLAN.sets
 EVALUATIONS, FULL_EVALUATIONS = PLAN.evaluations, PLAN.full_evaluations
 set_dir, path_of = PLAN.set_dir, PLAN.path
 ABLATIONS = list(PLAN.runs)  # "main" first, then the config's ablations in their order
@@ -114,6 +114,7 @@ TABLE_NAMES += [f"ablation_{name}" for name in ABLATIONS if name != "main"]
 TABLES = [f"{RESULTS}/tables/{name}.{ext}" for name in TABLE_NAMES for ext in ("csv", "md", "tex")]
 TABLES.append(f"{RESULTS}/tables/all_cells.csv")
 FIGURE_NAMES = ["accuracy_vs_ipc", "cost", "distilled_clips", "motion_flow", "motion_classes"]
+FIGURE_NAMES += ["cost_scaling"] if PLAN.scaling else []
 FIGURE_NAMES += [f"ablation_{name}" for name in ABLATIONS if name != "main"]
 FIGURES = [f"{RESULTS}/figures/{name}.png" for name in FIGURE_NAMES]
 CLIP_GIFS = {method: f"{RESULTS}/figures/clips/{method}.gif" for method in C["experiment"]["methods"]}
@@ -209,6 +210,7 @@ wildcard_constraints:
     random_set=_names("random_real"),
     coreset=_names(*CORESET_METHODS),
     dm_set=_names("dm"),
+    trajectory_set=_names(*TRAJECTORY_METHODS),
     distilled_set=_names(*DISTILLED_METHODS),
     eval_name=_one_of(EVALUATIONS),
     full_eval=_one_of(FULL_EVALUATIONS),
@@ -216,4 +218,7 @@ wildcard_constraints:
     motion_data=_datasets(motion=True),
     video_data=_datasets(motion=False),
     teacher=_one_of(TEACHERS),
+    experts=_one_of(EXPERTS),
+    first=r"\d+",
+    last=r"\d+",
     ablation=_one_of(ABLATIONS),

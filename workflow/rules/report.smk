@@ -59,6 +59,7 @@ rule make_figures:
     input:
         runs=RUN_TABLES,
         sets=[f"{d}/clips.npy" for d in strip_sets().values()],
+        scaling=[f"{point['set']}/meta.json" for point in PLAN.scaling],
         code=stage_code("make_figures"),
     output:
         [reported_figure(name, path) for name, path in zip(FIGURE_NAMES, FIGURES)],
@@ -74,7 +75,8 @@ rule make_figures:
         sets=" ".join(f"{method}={d}" for method, d in strip_sets().items()),
         saliency=as_json(C["saliency"]),
         ablations=ABLATION_SPECS,
+        scaling=as_json(PLAN.scaling),
         out=subpath(output[0], parent=True),
     shell:
         "python -m tsgf make_figures --runs {input.runs} --sets {params.sets} --saliency {params.saliency:q}"
-        " --ablations {params.ablations:q} --out-dir {params.out} > {log} 2>&1"
+        " --ablations {params.ablations:q} --scaling {params.scaling:q} --out-dir {params.out} > {log} 2>&1"

@@ -1,6 +1,7 @@
 # teacher -> training sets at each IPC and seed, in the one clip-set format:
 #   selected real clips: random (no teacher), herding and k-center coresets (on the teacher's features);
-#   synthesised clips: DM (random networks, no teacher), SRe2L (TSGF_O off) and TSGF against the teacher.
+#   synthesised clips: DM (random networks, no teacher), MTT and VDSD (the expert buffer of experts.smk), SRe2L
+#   (TSGF_O off) and TSGF against the teacher.
 # The random real clips of a seed are exactly the clips DM, SRe2L and TSGF of that seed start from. A distilled
 # set is made by independent shard jobs (distill.ipc_per_job; one when 0) and a light merge.
 
@@ -79,6 +80,37 @@ rule distribution_matching:
         " --params {params.spec:q} --out {params.out} --checkpoint {params.out}/dm.ckpt --threads {threads}"
         " --device {params.device} --precision {params.precision}"
         " --checkpoint-every {resources.checkpoint_seconds} > {log} 2>&1"
+
+
+rule match_trajectories:
+    input:
+        data=lambda w: set_data(w.trajectory_set),
+        experts=lambda w: PLAN.expert_files(w.trajectory_set),
+        code=stage_code("match_trajectories"),
+    output:
+        clipset_files(set_path("trajectory_set")),
+        loss=set_path("trajectory_set", "loss.csv"),
+    log:
+        f"{LOGS}/match_trajectories/{{trajectory_set}}/ipc{{ipc}}-seed{{seed}}.log",
+    benchmark:
+        f"{BENCHMARKS}/match_trajectories/{{trajectory_set}}/ipc{{ipc}}-seed{{seed}}.tsv"
+    conda:
+        "../../environment.yml"
+    threads: C["threads"]
+    resources:
+        **GPU_JOB,
+    params:
+        spec=lambda w: as_json(SETS[w.trajectory_set]["params"]),
+        method=lambda w: SETS[w.trajectory_set]["method"],
+        data=lambda w: path_of(SETS[w.trajectory_set]["data"]),
+        out=lambda w: set_dir(w.trajectory_set, w.ipc, w.seed),
+        device=C["device"],
+        precision=C["precision"],
+    shell:
+        "python -m tsgf match_trajectories --method {params.method} --data {params.data} --ipc {wildcards.ipc}"
+        " --seed {wildcards.seed} --params {params.spec:q} --out {params.out} --checkpoint {params.out}/mtt.ckpt"
+        " --threads {threads} --device {params.device} --precision {params.precision}"
+        " --checkpoint-every {resources.checkpoint_seconds} {input.experts} > {log} 2>&1"
 
 
 rule distill:
