@@ -125,8 +125,8 @@ def match_trajectories(args: argparse.Namespace) -> None:
     result, learnt = synthesise(init, data.num_classes, args.ipc, buffer, network,
                                 DistillConfig.without_teacher(params), MatchingConfig.from_dict(params), args.seed,
                                 device, *normalisation(data), static_dynamic, checkpoint)
-    recipe = {"method": args.method, "ipc": args.ipc, "seed": args.seed, "experts": list(map(str, args.experts)),
-              **params}
+    recipe = {"method": args.method, "ipc": args.ipc, "seed": args.seed, **params,
+              "expert_files": list(map(str, args.experts))}
     cost = {"wall_seconds": result.seconds, "peak_rss_mb": runtime.peak_rss_mb(), "own_peak_mb": runtime.own_peak_mb(),
             "peak_gpu_mb": runtime.peak_gpu_mb(device) if device.type == "cuda" else None, "device": str(device),
             **learnt, **buffer.cost()}
