@@ -5,6 +5,7 @@ import re
 from pathlib import Path
 
 from snakemake.common.configfile import load_configfile
+from snakemake.scheduling.job_scheduler import JobScheduler
 
 from tsgf.code_dependencies import stage_code
 from tsgf.config import config_file_label, validate_config_sources
@@ -12,9 +13,13 @@ from tsgf.errors import ConfigError, TSGFError
 from tsgf.gpus import local_gpu_visible
 from tsgf.methods import CORESET_METHODS, DISTILLED_METHODS, TRAJECTORY_METHODS
 from tsgf.plan import build_plan, cell_seeds, selected_ablations
+from tsgf.replanning import single_replanning_timer
 from tsgf.sharding import shard_plan
 
 SCHEMA = Path(workflow.basedir) / "workflow/schemas/config.schema.yaml"
+
+# Snakemake's scheduler re-plans once more per second for every job that has finished (tsgf/replanning.py)
+single_replanning_timer(JobScheduler)
 
 
 def _config_files():
