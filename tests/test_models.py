@@ -1,13 +1,15 @@
 """The student architectures: ConvNet3D and torchvision's randomly initialised video ResNets, their checkpoints
 and their penultimate-feature embedding."""
 
+import copy
+
 import pytest
 import torch
 from torchvision.models import video
 
 from tsgf.errors import ConfigError
 from tsgf.models import (ARCHITECTURES, NetworkConfig, build_network, count_parameters, embed, load_network,
-                         save_network)
+                         predicting_network, save_network)
 from schema_configs import network_config
 
 RESNETS = ["r3d_18", "mc3_18", "r2plus1d_18"]
@@ -112,3 +114,50 @@ def test_embedding_gradients_reach_the_input(arch):
 def test_embed_rejects_a_network_it_does_not_know():
     with pytest.raises(TypeError, match="Linear"):
         embed(torch.nn.Linear(3, 2), torch.zeros(1, 3))
+
+
+@pytest.mark.parametrize("batchnorm", [False, True])
+def test_convnet3d_pools_before_its_relu_and_matches_the_published_order_to_the_bit(batchnorm):
+    """ReLU then max-pool (the benchmark's order) and max-pool then ReLU give the same logits and the same gradients,
+    bit for bit, in the layout the harness uses; ours runs the ReLU on the pooled, smaller tensor."""
+    torch.manual_seed(0)
+    ours = build_network(NetworkConfig.from_dict({**SMALL, "dropout": 0.0}), 5, CLIP_SHAPES[1], batchnorm=batchnorm)
+    kinds = [type(m) for m in ours.features]
+    assert all(kinds[i + 1] is torch.nn.ReLU for i, k in enumerate(kinds) if k is torch.nn.MaxPool3d)
+    published = copy.deepcopy(ours)
+    blocks = list(published.features)
+    for i, module in enumerate(blocks[:-1]):
+        if isinstance(module, torch.nn.MaxPool3d):
+            blocks[i], blocks[i + 1] = blocks[i + 1], module
+    published.features = torch.nn.Sequential(*blocks)
+    clips = batch(6, CLIP_SHAPES[1]).contiguous(memory_format=torch.channels_last_3d)
+    # negative pre-activations everywhere in some windows: ties among ReLU's zeros must not route gradient elsewhere
+    clips[:2] -= 3.0
+    grads = []
+    for model in (ours, published):
+        model = model.to(memory_format=torch.channels_last_3d)
+        model.zero_grad()
+        logits = model(clips)
+        (logits * torch.arange(1.0, 6.0)).sum().backward()
+        grads.append((logits.detach(), [p.grad.clone() for p in model.parameters()]))
+    assert torch.equal(grads[0][0], grads[1][0])
+    assert all(torch.equal(a, b) for a, b in zip(grads[0][1], grads[1][1]))
+
+
+def test_a_predicting_teacher_folds_its_batchnorm_and_predicts_what_the_teacher_predicts_in_eval_mode():
+    torch.manual_seed(0)
+    teacher = build_network(NetworkConfig.from_dict({**SMALL, "dropout": 0.0}), 5, CLIP_SHAPES[1], batchnorm=True)
+    for module in teacher.modules():  # statistics and affine terms far from the identity, as after training
+        if isinstance(module, torch.nn.BatchNorm3d):
+            module.running_mean.uniform_(-1, 1), module.running_var.uniform_(0.5, 2)
+            module.weight.data.uniform_(0.5, 2), module.bias.data.uniform_(-1, 1)
+    teacher.train()
+    predicting = predicting_network(teacher)
+    assert teacher.training and not predicting.training  # the teacher itself is left as it was
+    assert not any(isinstance(m, torch.nn.BatchNorm3d) for m in predicting.modules())
+    clips = batch(4, CLIP_SHAPES[1])
+    with torch.no_grad():
+        expected, folded = teacher.eval()(clips), predicting(clips)
+    torch.testing.assert_close(folded, expected, rtol=1e-5, atol=1e-5)
+    resnet = network("r3d_18", 5, CLIP_SHAPES[0])
+    assert not predicting_network(resnet).training and predicting_network(resnet) is not resnet

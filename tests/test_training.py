@@ -149,8 +149,8 @@ def test_a_student_on_soft_labels_learns_the_teachers_predictions_not_the_hard_l
     assert float((predictions(student, data) == teacher_says).float().mean()) == 1.0 > agreement_before
     assert curve[-1]["loss"] < curve[0]["loss"]
     assert curve[-1]["train_accuracy"] <= 0.1  # counted against the hard labels, which the teacher contradicts
-    assert torch.equal(weights(contrary_teacher), teacher_before)  # frozen: no step, no BatchNorm statistics
-    assert not contrary_teacher.training
+    # frozen: it predicted in eval mode from a copy, so no step, no BatchNorm statistics, and its mode as handed over
+    assert torch.equal(weights(contrary_teacher), teacher_before) and contrary_teacher.training
 
 
 class Interrupted(Exception):

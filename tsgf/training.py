@@ -20,7 +20,7 @@ from torch import nn
 
 from tsgf.checkpoint import Checkpoint, disabled
 from tsgf.errors import ConfigError, NonFiniteLossError
-from tsgf.models import embed, model_input
+from tsgf.models import embed, model_input, predicting_network
 from tsgf.runtime import autocast, place, progress
 from tsgf.runtime import generator as make_generator
 from tsgf.startup import mark_first_step
@@ -127,7 +127,7 @@ def train_classifier(model: nn.Module, data: ClipSource, config: TrainConfig, se
     """Train `model` in place from its current weights; returns the per-epoch curve (loss, accuracy, lr).
 
     With `soft_labels`, the loss is `soft_label_loss` against the teacher's logits on the very batch the student
-    sees (after windowing and augmentation); the teacher is moved to `device` and put in eval mode, and the curve's
+    sees (after windowing and augmentation), predicted by `predicting_network(teacher)` on `device`; the curve's
     train_accuracy still counts hard-label hits.
 
     With a `checkpoint`, the state after each epoch is snapshotted when due, and a snapshot of this same run is
@@ -144,7 +144,7 @@ def train_classifier(model: nn.Module, data: ClipSource, config: TrainConfig, se
     milestones = sorted({max(1, round(m * config.epochs)) for m in config.lr_milestones})
     schedule = torch.optim.lr_scheduler.MultiStepLR(optimiser, milestones, gamma=config.lr_gamma)
     mean, std = data.mean.to(device), data.std.to(device)
-    teacher = place(soft_labels.teacher, device).eval() if soft_labels is not None else None
+    teacher = place(predicting_network(soft_labels.teacher), device) if soft_labels is not None else None
     curve: list[dict[str, float]] = []
     first_epoch = 0
     if (state := checkpoint.load()) is not None:
