@@ -6,6 +6,7 @@ it as `start-up to first step: X s`, the line `scripts/rule_times.py` reads from
 
 from __future__ import annotations
 
+import os
 import re
 import time
 
@@ -19,12 +20,22 @@ _process_start: float | None = None  # set in a warm server's child: its job's o
 
 def process_start_time() -> float:
     """When this job's process started (seconds since the epoch), so interpreter start and imports count too: the
-    kernel's record, or in a warm server's child (tsgf/warm_start.py) the start of the job's own process."""
+    kernel's record, or in a warm server's child (tsgf/warm_start.py) the start of the job's own process.
+
+    On Linux the kernel's start tick is read against the boot clock itself. psutil's `create_time` adds it to the
+    boot time of /proc/stat, which is truncated to the second, so every process looked up to a second older than it
+    was (0.95 s on the machine where that was found: a job's start-up of 1.37 s was 0.4 s of work)."""
     if _process_start is not None:
         return _process_start
-    import psutil  # Snakemake's own dependency; light
+    try:
+        with open("/proc/self/stat") as stat:
+            start_ticks = int(stat.read().rsplit(")", 1)[1].split()[19])  # field 22, after the command name
+        age = time.clock_gettime(time.CLOCK_BOOTTIME) - start_ticks / os.sysconf("SC_CLK_TCK")
+        return time.time() - age
+    except (OSError, ValueError, IndexError, AttributeError):  # not Linux
+        import psutil  # Snakemake's own dependency; light
 
-    return psutil.Process().create_time()
+        return psutil.Process().create_time()
 
 
 def set_process_start_time(started: float) -> None:
