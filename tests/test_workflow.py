@@ -76,6 +76,10 @@ def test_tables_and_figures_hold_sane_numbers(finished_run):
                *(f"ablation_{a}" for a in ABLATIONS)]
     for name in figures:
         assert (results / "figures" / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # the cost-scaling figure's numbers: every method at every scaling IPC, times scaled up from the short runs
+    scaling = pd.read_csv(results / "figures" / "cost_scaling.csv")
+    assert set(scaling["method"]) == set(METHODS) and scaling.groupby("method")["ipc"].nunique().gt(1).all()
+    assert scaling.loc[scaling["method"] != "random_real", ["seconds", "own_peak_mb"]].gt(0).all().all()
     for method in METHODS:
         with Image.open(results / "figures" / "clips" / f"{method}.gif") as gif:
             assert gif.n_frames == 6  # the clips' frames (4 classes x IPC 2 tiled in each)

@@ -303,20 +303,28 @@ def plot_cost(runs: pd.DataFrame, out_png: str | Path) -> Path:
         return _save(fig, out_png)
 
 
-def plot_cost_scaling(points: pd.DataFrame, out_png: str | Path) -> Path:
-    """Time and own peak memory of making a set against IPC, a line per method (log-log, so a slope is the
-    exponent). `points`: method, ipc, wall_seconds and own_peak_mb of a short run (`experiment.scaling`), and
-    time_factor, the ratio of configured to run optimisation steps that scales its time."""
+def cost_scaling_table(points: pd.DataFrame) -> pd.DataFrame:
+    """What the cost-scaling figure plots, a row per method and IPC in plan order: `seconds`, the set's wall time
+    scaled to its configured optimisation steps (`time_factor`: configured / run steps), and its own peak memory
+    (and peak GPU memory where a GPU was used). `points`: method, ipc, wall_seconds, own_peak_mb, peak_gpu_mb and
+    time_factor of each short run (`experiment.scaling`)."""
+    table = points.assign(seconds=pd.to_numeric(points["wall_seconds"]) * points["time_factor"].astype(float))
+    return table[["method", "ipc", "seconds", "own_peak_mb", "peak_gpu_mb"]].reset_index(drop=True)
+
+
+def plot_cost_scaling(table: pd.DataFrame, out_png: str | Path) -> Path:
+    """Time and own peak memory of making a set against IPC (`cost_scaling_table`), a line per method (log-log, so a
+    slope is the exponent)."""
     with matplotlib.rc_context(STYLE):
         fig = Figure(figsize=(11, 4.4), layout="constrained")
         axes = fig.subplots(1, 2, sharex=True)
-        for method in dict.fromkeys(points["method"]):
-            mine = points[points["method"] == method].sort_values("ipc")
-            seconds = pd.to_numeric(mine["wall_seconds"]).to_numpy(float) * mine["time_factor"].to_numpy(float)
+        for method in dict.fromkeys(table["method"]):
+            mine = table[table["method"] == method].sort_values("ipc")
+            seconds = mine["seconds"].to_numpy(float)
             memory = pd.to_numeric(mine["own_peak_mb"], errors="coerce").to_numpy(float)
             for ax, values in ((axes[0], np.maximum(seconds, 1e-3)), (axes[1], np.maximum(memory, 1.0))):
                 ax.plot(mine["ipc"], values, marker="o", color=METHOD_COLOURS[method], label=set_label(method))
-        ipcs = sorted(points["ipc"].unique())
+        ipcs = sorted(table["ipc"].unique())
         for ax, name in ((axes[0], "Time to make the set (s; configured steps)"),
                          (axes[1], "Own peak memory (MB above the job's first step)")):
             ax.set_xscale("log")

@@ -76,7 +76,9 @@ def make_figures(args: argparse.Namespace) -> None:
     if scaling := json_arg(args.scaling):
         points = [{**point, **{key: json.loads((Path(point["set"]) / "meta.json").read_text()).get(key)
                                for key in ("wall_seconds", "own_peak_mb", "peak_gpu_mb")}} for point in scaling]
-        written.append(figures.plot_cost_scaling(pd.DataFrame(points), out / "cost_scaling.png"))
+        table = figures.cost_scaling_table(pd.DataFrame(points))
+        table.to_csv(out / "cost_scaling.csv", index=False)  # the figure's numbers, for quoting
+        written += [figures.plot_cost_scaling(table, out / "cost_scaling.png"), out / "cost_scaling.csv"]
     for name, spec in json_arg(args.ablations).items():
         written.append(figures.plot_ablation(runs[runs["ablation"] == name], spec, out / f"ablation_{name}.png"))
     written += [export_set_gif(load_clipset(path), out / "clips" / f"{method}.gif") for method, path in sets.items()]

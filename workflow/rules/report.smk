@@ -67,6 +67,8 @@ rule make_figures:
             report(path, caption="../report/clip_gif.rst", category="Clips", labels={"method": method})
             for method, path in CLIP_GIFS.items()
         ],
+        # the cost-scaling figure's numbers
+        [f"{RESULTS}/figures/cost_scaling.csv"] if PLAN.scaling else [],
     log:
         f"{LOGS}/make_figures.log",
     conda:
