@@ -37,7 +37,7 @@ def evaluate_set(args: argparse.Namespace) -> None:
     labels."""
     import torch
 
-    from tsgf.augment import SaliencyAugmentConfig, saliency_guided_augment
+    from tsgf.augment import SaliencyAugmentConfig, saliency_guided_augment, student_crop
     from tsgf.models import load_network
     from tsgf.saliency import SaliencyConfig, spatial_saliency_map
     from tsgf.stages.torch_common import normalisation, start_compute
@@ -64,8 +64,6 @@ def evaluate_set(args: argparse.Namespace) -> None:
             return saliency_guided_augment(clips, spatial_saliency_map(clips, saliency), gen, tsgf_a)
 
     else:
-        from tsgf.augment import student_crop
-
         augment = student_crop(params["augment"])
     soft_labels = None
     if params["labels"]["kind"] == "soft":
